@@ -1,0 +1,110 @@
+"""The `gradscribe` command line (contract section 6).
+
+Exit status: 0 success, 1 a check or verification found something wrong, 2 bad input or
+usage (one line on stderr, never a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from derive.spec import SpecError
+
+
+class UsageError(Exception):
+    """Bad input or usage: reported as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2, instead of argparse's usage block
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="gradscribe",
+        description="Derive back-propagation for an MLP, write it up, generate NumPy kernels, "
+        "check hand-written gradients. With no command: the default job on the embedded "
+        "1-8-4-1 network, written to ./gradscribe-out/.",
+    )
+    parser.add_argument("--out", default="gradscribe-out", help="folder for the default job")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    net_help = "a spec file (*.toml) or SIZES:ACTIVATIONS:LOSS[:LAYOUT], e.g. 1-8-4-1:relu,relu,identity:mse"
+    p = sub.add_parser("derive", help="write up the derivation (LaTeX or Markdown)")
+    p.add_argument("net", help=net_help)
+    p.add_argument("--format", choices=("tex", "md"), default="tex")
+    p.add_argument("-o", "--output", default="-", help="output file, or - for stdout")
+
+    p = sub.add_parser("codegen", help="render the NumPy forward/backward module")
+    p.add_argument("net", help=net_help)
+    p.add_argument("-o", "--output", default="-", help="output file, or - for stdout")
+
+    p = sub.add_parser("verify", help="prove every derived formula against sympy.diff")
+    p.add_argument("net", help=net_help)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--max-width", type=int, default=3, help="cap widths at this (default 3)")
+    p.add_argument("--batch", type=int, default=2, help="batch size N of the proof (default 2)")
+    p.add_argument("--points", type=int, default=2, help="random exact points (default 2)")
+
+    p = sub.add_parser("check", help="judge hand-written gradients or a formula")
+    p.add_argument("net", help=net_help)
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--python", metavar="FILE:FUNC")
+    what.add_argument("--formula", metavar='"dW2 = ..."')
+    p.add_argument("--batch", type=int, default=None, help="the batch size the checker draws")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("regenerate", help="rewrite the kernels in generated/")
+    p.add_argument("--check", action="store_true", help="exit 1 if generated/ is stale")
+    p.add_argument("--dir", default=None, help="the generated/ folder (default: ./generated)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `gradscribe` console script; returns the exit status."""
+    try:
+        args = build_parser().parse_args(argv)
+        return _dispatch(args)
+    except (UsageError, SpecError) as exc:
+        print(f"gradscribe: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args) -> int:
+    if args.command is None:
+        from .default_job import run_default
+
+        return run_default(args.out)
+    if args.command == "derive":
+        from .writeup import run_derive
+
+        return run_derive(args)
+    if args.command == "verify":
+        from .verify_command import run_verify
+
+        return run_verify(args)
+    if args.command == "codegen":
+        from .kernel import run_codegen
+
+        return run_codegen(args)
+    if args.command == "regenerate":
+        from .regenerate import run_regenerate
+
+        return run_regenerate(args)
+    if args.command == "check":
+        from .check_command import run_check
+
+        return run_check(args)
+    raise UsageError(f"unknown command {args.command}")
+
+
+def console() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    console()

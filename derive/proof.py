@@ -1,0 +1,346 @@
+"""The proof: every derived delta_l, dW_l and dB_l equals SymPy's own differentiation.
+
+For concrete small shapes (widths capped, batch N fixed) the scalar loss is built entry by
+entry from the activation and loss *definitions* (in elementary exp/log form), differentiated
+with `sympy.diff`, and compared exactly with the derivation's formulas evaluated on the same
+point. Points are exact rationals, drawn away from the kinks of ReLU-like activations; an
+entry matches only if the difference simplifies to exactly 0. No floating point is involved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass, field, replace
+
+import sympy as sp
+
+from . import activations
+from .chain import Derivation, derive
+from .evaluate import ExactBackend, run, softmax_exact
+from .functions import elementary
+from .losses import p as loss_p, t as loss_t
+from .spec import Network
+
+KINK_MARGIN = sp.Rational(1, 2)
+
+
+@dataclass
+class Verdict:
+    """The outcome for one formula (`D2`, `dW2`, `dB2`)."""
+
+    name: str
+    label: str
+    ok: bool
+    shape: tuple[int, ...]
+    points: int
+    mismatch: str | None = None
+
+
+@dataclass
+class ProofReport:
+    network: Network
+    proven_on: Network
+    batch: int
+    points: int
+    verdicts: list[Verdict] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(v.ok for v in self.verdicts)
+
+    @property
+    def capped(self) -> bool:
+        return self.proven_on.sizes != self.network.sizes
+
+    def to_json(self) -> dict:
+        return {
+            "ok": self.ok,
+            "network": self.network.inline(),
+            "proven_on": {
+                "sizes": list(self.proven_on.sizes),
+                "batch": self.batch,
+                "points": self.points,
+                "capped": self.capped,
+            },
+            "formulas": {
+                v.name: {
+                    "ok": v.ok,
+                    "label": v.label,
+                    "shape": list(v.shape),
+                    "mismatch": v.mismatch,
+                }
+                for v in self.verdicts
+            },
+        }
+
+
+def capped_network(network: Network, max_width: int) -> Network:
+    """`network` with every width above `max_width` reduced to it."""
+    layers = tuple(replace(layer, units=min(layer.units, max_width)) for layer in network.layers)
+    return replace(network, inputs=min(network.inputs, max_width), layers=layers)
+
+
+def prove(
+    network: Network, max_width: int = 3, batch: int = 2, points: int = 2, seed: int = 0
+) -> ProofReport:
+    """Prove every formula of `network`'s derivation on shapes with widths <= `max_width`.
+
+    Args:
+        network: the network whose derivation is proven.
+        max_width: widths above this are capped (the report says so).
+        batch: the concrete batch size N.
+        points: how many random exact points each formula is compared at.
+        seed: seeds the point generator; the same seed gives the same points.
+    """
+    small = capped_network(network, max_width)
+    derivation = derive(small)
+    rng = random.Random(seed)
+    report = ProofReport(network, small, batch, points)
+    results: dict[str, list] = {}
+    for _ in range(points):
+        env = _draw_point(derivation, batch, rng)
+        derived = run(derivation, env, batch, ExactBackend())
+        reference = _reference_gradients(derivation, env, derived, batch)
+        for eq in derivation.backward:
+            results.setdefault(eq.name, []).append(
+                _compare(reference[eq.name], derived[eq.name])
+            )
+    for eq in derivation.backward:
+        mismatches = [m for m in results[eq.name] if m is not None]
+        shape = tuple(int(d) for d in derived[eq.name].shape)
+        report.verdicts.append(
+            Verdict(eq.name, eq.label, not mismatches, shape, points, mismatches[0] if mismatches else None)
+        )
+    return report
+
+
+# ------------------------------------------------------------------------------ points
+
+
+def _rational(rng: random.Random, low: int = -3, high: int = 3, den: int = 1) -> sp.Rational:
+    """A nonzero rational; integer by default (see `_exactly_zero` for why)."""
+    value = 0
+    while value == 0:
+        value = rng.randint(low, high)
+    return sp.Rational(value, den)
+
+
+def _draw_point(derivation: Derivation, batch: int, rng: random.Random) -> dict:
+    """Exact X, T and parameters, redrawn until every kinked layer's G is clear of 0."""
+    net = derivation.network
+    for _ in range(200):
+        env = {}
+        for name in ["X"] + [f"{k}{l}" for l in range(1, net.depth + 1) for k in ("W", "B")]:
+            rows, cols = _shape(derivation, name, batch)
+            env[name] = sp.Matrix(rows, cols, lambda i, j: _rational(rng))
+        env["T"] = _targets(derivation, batch, rng)
+        forward = run(derivation, env, batch, ExactBackend(), names=[f"G{net.depth}"])
+        clear = all(
+            all(abs(v) >= KINK_MARGIN for v in forward[f"G{l}"])
+            for l, layer in enumerate(net.layers, start=1)
+            if layer.act.kink
+        )
+        if clear:
+            return env
+    raise RuntimeError("could not draw a point away from the activations' kinks")
+
+
+def _targets(derivation: Derivation, batch: int, rng: random.Random):
+    net = derivation.network
+    rows, cols = _shape(derivation, "T", batch)
+    if net.loss == "cross_entropy":
+        # Each sample's targets form a probability vector (the fused delta relies on it).
+        weights = sp.Matrix(rows, cols, lambda i, j: rng.randint(1, 5))
+        if net.layout == "column":
+            return sp.Matrix(rows, cols, lambda i, j: sp.Rational(weights[i, j], sum(weights[:, j])))
+        return sp.Matrix(rows, cols, lambda i, j: sp.Rational(weights[i, j], sum(weights[i, :])))
+    if net.loss == "binary_cross_entropy":
+        return sp.Matrix(rows, cols, lambda i, j: sp.Rational(rng.randint(0, 8), 8))
+    return sp.Matrix(rows, cols, lambda i, j: _rational(rng, den=4))
+
+
+def _shape(derivation: Derivation, name: str, batch: int) -> tuple[int, int]:
+    from .chain import N
+
+    return tuple(int(sp.sympify(d).xreplace({N: batch})) for d in derivation.symbols[name].shape)
+
+
+# ------------------------------------------------------------------------------ reference
+
+
+def _reference_gradients(derivation: Derivation, env: dict, derived: dict, batch: int) -> dict:
+    """dL/dG_l, dL/dW_l, dL/dB_l by `sympy.diff` of the scalar loss, at the point `env`."""
+    net = derivation.network
+    out = {}
+    for l in range(1, net.depth + 1):
+        # dL/dG_l: the loss as a function of a symbolic G_l, the rest of the chain exact.
+        g_sym = _symbol_matrix(f"g{l}", derived[f"G{l}"].shape)
+        loss = _loss_from(derivation, l, g_sym, env, batch)
+        at = dict(zip(g_sym, derived[f"G{l}"]))
+        out[f"D{l}"] = g_sym.applyfunc(lambda s: sp.diff(loss, s).xreplace(at))
+        # dL/dW_l and dL/dB_l: W_l and B_l symbolic.
+        w_sym = _symbol_matrix(f"w{l}", env[f"W{l}"].shape)
+        b_sym = _symbol_matrix(f"b{l}", env[f"B{l}"].shape)
+        linear = _linear(derivation, w_sym, b_sym, derived[f"R{l - 1}"] if l > 1 else env["X"], batch)
+        loss = _loss_from(derivation, l, linear, env, batch)
+        at = dict(zip(w_sym, env[f"W{l}"])) | dict(zip(b_sym, env[f"B{l}"]))
+        out[f"dW{l}"] = w_sym.applyfunc(lambda s: sp.diff(loss, s).xreplace(at))
+        out[f"dB{l}"] = b_sym.applyfunc(lambda s: sp.diff(loss, s).xreplace(at))
+    return out
+
+
+def _symbol_matrix(stem: str, shape) -> sp.Matrix:
+    rows, cols = shape
+    return sp.Matrix(rows, cols, lambda i, j: sp.Symbol(f"{stem}_{i}_{j}", real=True))
+
+
+def _linear(derivation, W, B, prev, batch):
+    if derivation.layout == "column":
+        return W * prev + B * sp.ones(1, batch)
+    return prev * W + sp.ones(batch, 1) * B
+
+
+def _loss_from(derivation: Derivation, first: int, g, env: dict, batch: int):
+    """The scalar loss, with layer `first`'s pre-activation given as `g`."""
+    net = derivation.network
+    axis = 0 if net.layout == "column" else 1
+    r = None
+    for l in range(first, net.depth + 1):
+        if l > first:
+            g = _linear(derivation, env[f"W{l}"], env[f"B{l}"], r, batch)
+        act = net.layers[l - 1].act
+        if act.name == "softmax":
+            r = softmax_exact(g, axis)
+        else:
+            value = elementary(act.value_at(activations.z, net.alpha_of(l)))
+            r = g.applyfunc(lambda x: value.xreplace({activations.z: x}))
+    term = net.loss_def.term
+    total = sum(
+        term.xreplace({loss_p: pv, loss_t: tv}) for pv, tv in zip(r, env["T"])
+    )
+    return derivation.loss.scale.xreplace({_N(): batch}) * total
+
+
+def _N():
+    from .chain import N
+
+    return N
+
+
+# ------------------------------------------------------------------------------ comparison
+
+
+def _compare(reference: sp.Matrix, derived: sp.Matrix) -> str | None:
+    """None if equal entry by entry (exactly); else a description of the first mismatch."""
+    if reference.shape != derived.shape:
+        return f"shape {derived.shape} but dL/d has shape {reference.shape}"
+    for i in range(reference.rows):
+        for j in range(reference.cols):
+            if not _exactly_zero(reference[i, j] - derived[i, j]):
+                return (
+                    f"entry ({i}, {j}): derived {sp.sstr(derived[i, j])[:80]} "
+                    f"!= sympy.diff {sp.sstr(reference[i, j])[:80]}"
+                )
+    return None
+
+
+def _exactly_zero(expr: sp.Expr) -> bool:
+    """True if `expr` is identically 0 as a function of its transcendental atoms.
+
+    A polynomial identity test over the integers modulo a 61-bit prime (Schwartz-Zippel):
+    each distinct transcendental atom (exp of a monomial, tanh, log; innermost first) is an
+    independent indeterminate with a pseudo-random value derived from its reduced argument,
+    and exp is kept a homomorphism (exp(a + 2b) -> x_a * x_b**2, with x = u**EXP_ROOTS so
+    that halves and alphas like 0.01 stay exact). An identically zero expression always
+    reduces to exactly 0; a nonzero one does so with probability about degree / 2**61.
+    Integer arithmetic throughout: no floating point.
+    """
+    if expr == 0:
+        return True
+    return _Residue().of(expr) == 0
+
+
+class NotReducible(ValueError):
+    """An expression the identity test cannot reduce."""
+
+
+#: exp indeterminates are EXP_ROOTS-th powers (divisible by 2..10, 100 and 1000).
+EXP_ROOTS = 2**6 * 3**3 * 5**3 * 7
+_PRIME = 2**61 - 1
+
+
+class _Residue:
+    """Reduces an expression to an integer modulo _PRIME, atoms replaced by hashed values."""
+
+    def __init__(self):
+        self._memo: dict = {}
+
+    def of(self, expr) -> int:
+        if expr in self._memo:
+            return self._memo[expr]
+        value = self._reduce(expr)
+        self._memo[expr] = value
+        return value
+
+    def _reduce(self, expr) -> int:
+        if expr.is_Rational:
+            return self._rational(expr)
+        if expr is sp.E:
+            return self._exp(sp.Integer(1))
+        if isinstance(expr, sp.exp):
+            return self._exp(expr.args[0])
+        if expr.is_Pow:
+            if expr.base is sp.E:
+                return self._exp(expr.exp)
+            if expr.exp.is_Integer:
+                return self._power(self.of(expr.base), int(expr.exp))
+            raise NotReducible(f"non-integer power {sp.sstr(expr)[:60]}")
+        if expr.is_Add:
+            return sum(self.of(a) for a in expr.args) % _PRIME
+        if expr.is_Mul:
+            out = 1
+            for a in expr.args:
+                out = out * self.of(a) % _PRIME
+            return out
+        if isinstance(expr, sp.tanh):  # odd: tanh(-a) = -tanh(a)
+            arg = self.of(expr.args[0])
+            if arg > _PRIME - arg:
+                return -self._atom("tanh", _PRIME - arg) % _PRIME
+            return self._atom("tanh", arg)
+        if expr.is_Atom:
+            raise NotReducible(f"unexpected atom {expr}")
+        return self._atom(type(expr).__name__, *[self.of(a) for a in expr.args])
+
+    def _exp(self, arg) -> int:
+        out = 1
+        for term in sp.Add.make_args(sp.expand(arg)):
+            coeff, rest = term.as_coeff_Mul()
+            if isinstance(rest, sp.log):
+                if not coeff.is_Integer:
+                    raise NotReducible(f"exp of {sp.sstr(term)[:60]}: a root of a log's argument")
+                out = out * self._power(self.of(rest.args[0]), int(coeff)) % _PRIME
+                continue
+            root = self._atom("exp", 1 if rest == 1 else self.of(rest))
+            power = coeff * EXP_ROOTS
+            if not power.is_Integer:
+                raise NotReducible(f"exp of {sp.sstr(term)[:60]}: coefficient too fine")
+            out = out * self._power(root, int(power)) % _PRIME
+        return out
+
+    @staticmethod
+    def _rational(q) -> int:
+        if q.q % _PRIME == 0:
+            raise NotReducible("denominator divisible by the modulus")
+        return q.p * pow(q.q, -1, _PRIME) % _PRIME
+
+    @staticmethod
+    def _power(base: int, exponent: int) -> int:
+        if base == 0 and exponent < 0:
+            raise NotReducible("division by zero in the reduced expression")
+        return pow(base, exponent, _PRIME)
+
+    @staticmethod
+    def _atom(name, *args) -> int:
+        digest = hashlib.sha256(repr((name,) + args).encode()).digest()
+        return int.from_bytes(digest[:8], "big") % (_PRIME - 2) + 2

@@ -1,0 +1,333 @@
+"""Network specs: the TOML file of the contract and the inline `SIZES:ACTIVATIONS:LOSS[:LAYOUT]` form.
+
+Both are validated into an immutable `Network`. Every problem raises `SpecError` with one line
+that names the source and the field, e.g. ``net.toml: layer[2].activation: unknown activation 'rleu'``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import keyword
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sympy as sp
+
+try:  # Python 3.11+
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+from . import activations, losses
+
+LAYOUTS = ("column", "row")
+MAX_UNITS = 100_000
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_TOP_KEYS = {"name", "layout", "inputs", "loss", "layer"}
+_LAYER_KEYS = {"units", "activation", "alpha"}
+
+
+class SpecError(ValueError):
+    """A spec that cannot describe a network; the message is one line naming where."""
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer: a linear map to `units` outputs, then `activation` (alpha if it takes one)."""
+
+    units: int
+    activation: str
+    alpha: sp.Rational | None = None
+
+    @property
+    def act(self) -> activations.Activation:
+        return activations.get(self.activation)
+
+
+@dataclass(frozen=True)
+class Network:
+    """A validated network: the layer chain, its loss, layout and name."""
+
+    name: str
+    layout: str
+    inputs: int
+    layers: tuple[Layer, ...]
+    loss: str
+    source: str = field(default="<spec>", compare=False)
+
+    @property
+    def depth(self) -> int:
+        return len(self.layers)
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        """(n_0, n_1, ..., n_L)."""
+        return (self.inputs,) + tuple(layer.units for layer in self.layers)
+
+    @property
+    def activations(self) -> tuple[str, ...]:
+        return tuple(layer.activation for layer in self.layers)
+
+    @property
+    def loss_def(self) -> losses.Loss:
+        return losses.get(self.loss)
+
+    def inline(self) -> str:
+        """The network in the inline form of the command line."""
+        acts = ",".join(
+            layer.activation + (f"@{format_number(layer.alpha)}" if layer.alpha is not None else "")
+            for layer in self.layers
+        )
+        return f"{'-'.join(map(str, self.sizes))}:{acts}:{self.loss}:{self.layout}"
+
+    def to_toml(self) -> str:
+        """The network as a canonical TOML spec (what `digest` hashes)."""
+        lines = [
+            f'name = "{self.name}"',
+            f'layout = "{self.layout}"',
+            f"inputs = {self.inputs}",
+            f'loss = "{self.loss}"',
+        ]
+        for layer in self.layers:
+            lines += ["", "[[layer]]", f"units = {layer.units}", f'activation = "{layer.activation}"']
+            if layer.alpha is not None:
+                lines.append(f"alpha = {format_number(layer.alpha)}")
+        return "\n".join(lines) + "\n"
+
+    def digest(self) -> str:
+        """sha256 of the canonical TOML form: the same network always hashes the same."""
+        return hashlib.sha256(self.to_toml().encode()).hexdigest()
+
+    def alpha_of(self, index: int) -> sp.Rational | None:
+        """The alpha layer `index` (1-based) uses: the spec's, else its activation's default."""
+        layer = self.layers[index - 1]
+        return layer.alpha if layer.alpha is not None else layer.act.default_alpha
+
+
+def format_number(value: sp.Rational) -> str:
+    """A short decimal for an alpha that came from a decimal literal (1/5 -> '0.2')."""
+    as_float = float(value)
+    text = repr(as_float)
+    return text[:-2] if text.endswith(".0") else text
+
+
+# ------------------------------------------------------------------------------- loading
+
+
+def load(arg: str) -> Network:
+    """A network from a command-line NET argument: a `.toml` path, or the inline form."""
+    if arg.endswith(".toml") or Path(arg).is_file():
+        return load_file(arg)
+    return parse_inline(arg)
+
+
+def load_file(path: str | Path) -> Network:
+    path = Path(path)
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"{source}: no such spec file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"{source}: cannot read spec file ({exc.__class__.__name__})") from None
+    return parse_toml(text, source)
+
+
+def parse_toml(text: str, source: str = "<spec>") -> Network:
+    """Validate a TOML spec's text; `source` names it in error messages."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{source}: malformed TOML: {exc}") from None
+    return from_dict(data, source)
+
+
+def from_dict(data: dict, source: str = "<spec>") -> Network:
+    """Validate a spec already read into a dict (the shape of the TOML file)."""
+    unknown = sorted(set(data) - _TOP_KEYS)
+    if unknown:
+        raise SpecError(f"{source}: {unknown[0]}: unknown key (expected one of {_keys(_TOP_KEYS)})")
+    for key in ("name", "inputs", "loss", "layer"):
+        if key not in data:
+            what = "at least one [[layer]] table" if key == "layer" else f"'{key}'"
+            raise SpecError(f"{source}: {key}: missing (the spec needs {what})")
+    name = _name(data["name"], source)
+    layout = data.get("layout", "column")
+    if layout not in LAYOUTS:
+        raise SpecError(f"{source}: layout: must be \"column\" or \"row\", got {_show(layout)}")
+    inputs = _units(data["inputs"], f"{source}: inputs")
+    loss = data["loss"]
+    if not isinstance(loss, str) or loss not in losses.LOSSES:
+        raise SpecError(
+            f"{source}: loss: unknown loss {_show(loss)} (known: {', '.join(losses.LOSSES)})"
+        )
+    raw_layers = data["layer"]
+    if not isinstance(raw_layers, list) or not raw_layers or not all(
+        isinstance(entry, dict) for entry in raw_layers
+    ):
+        raise SpecError(f"{source}: layer: must be one or more [[layer]] tables")
+    layers = []
+    for index, entry in enumerate(raw_layers, start=1):
+        where = f"{source}: layer[{index}]"
+        unknown = sorted(set(entry) - _LAYER_KEYS)
+        if unknown:
+            raise SpecError(
+                f"{where}.{unknown[0]}: unknown key (expected one of {_keys(_LAYER_KEYS)})"
+            )
+        for key in ("units", "activation"):
+            if key not in entry:
+                raise SpecError(f"{where}.{key}: missing")
+        units = _units(entry["units"], f"{where}.units")
+        act = _activation(entry["activation"], f"{where}.activation")
+        alpha = None
+        if "alpha" in entry:
+            alpha = _alpha(entry["alpha"], act, f"{where}.alpha")
+        layers.append(Layer(units, act, alpha))
+    return _checked(Network(name, layout, inputs, tuple(layers), loss, source))
+
+
+def parse_inline(text: str) -> Network:
+    """`SIZES:ACTIVATIONS:LOSS[:LAYOUT]`, e.g. `784-128-10:leaky_relu@0.2,softmax:cross_entropy:row`."""
+    source = f"network '{text}'"
+    parts = text.split(":")
+    if len(parts) not in (3, 4):
+        raise SpecError(
+            f"{source}: not a spec file (no such file) nor SIZES:ACTIVATIONS:LOSS[:LAYOUT], "
+            "e.g. 1-8-4-1:relu,relu,identity:mse"
+        )
+    sizes_text, acts_text, loss = parts[:3]
+    layout = parts[3] if len(parts) == 4 else "column"
+    if layout not in LAYOUTS:
+        raise SpecError(f"{source}: layout: must be column or row, got '{layout}'")
+    if loss not in losses.LOSSES:
+        raise SpecError(f"{source}: loss: unknown loss '{loss}' (known: {', '.join(losses.LOSSES)})")
+    sizes = []
+    for index, size in enumerate(sizes_text.split("-")):
+        if not re.fullmatch(r"[0-9]+", size.strip()):
+            raise SpecError(f"{source}: sizes: n_{index} is '{size}', not a whole number")
+        sizes.append(_units(int(size), f"{source}: sizes: n_{index}"))
+    if len(sizes) < 2:
+        raise SpecError(f"{source}: sizes: need at least an input and an output size, like 2-1")
+    acts = acts_text.split(",")
+    if len(acts) != len(sizes) - 1:
+        raise SpecError(
+            f"{source}: activations: {len(sizes) - 1} layers need {len(sizes) - 1} "
+            f"activations, got {len(acts)}"
+        )
+    layers = []
+    for index, (units, item) in enumerate(zip(sizes[1:], acts), start=1):
+        act_name, _, alpha_text = item.strip().partition("@")
+        act = _activation(act_name, f"{source}: layer {index} activation")
+        alpha = None
+        if alpha_text:
+            try:
+                value = float(alpha_text)
+            except ValueError:
+                raise SpecError(
+                    f"{source}: layer {index} alpha: '{alpha_text}' is not a number"
+                ) from None
+            alpha = _alpha(value, act, f"{source}: layer {index} alpha")
+        layers.append(Layer(units, act, alpha))
+    return _checked(Network("net", layout, sizes[0], tuple(layers), loss, source))
+
+
+# ------------------------------------------------------------------------------- checks
+
+
+def _checked(net: Network) -> Network:
+    """Rules that involve more than one field."""
+    last = net.depth
+    for index, layer in enumerate(net.layers, start=1):
+        if layer.act.output_only and index != last:
+            raise SpecError(
+                f"{net.source}: layer[{index}].activation: {layer.activation} is allowed only "
+                f"on the output layer (layer {last})"
+            )
+    loss = net.loss_def
+    out = net.layers[-1].activation
+    if loss.output is not None and out != loss.output:
+        raise SpecError(
+            f"{net.source}: loss: {loss.name} needs a {loss.output} output layer, "
+            f"but layer {last} uses {out}"
+        )
+    if out == "softmax" and loss.name != "cross_entropy":
+        raise SpecError(
+            f"{net.source}: layer[{last}].activation: softmax is supported only with "
+            f"loss = \"cross_entropy\" (got {loss.name})"
+        )
+    return net
+
+
+def _name(value, source: str) -> str:
+    if not isinstance(value, str) or not _IDENTIFIER.match(value) or keyword.iskeyword(value):
+        raise SpecError(
+            f"{source}: name: {_show(value)} is not a Python identifier "
+            "(ASCII letters, digits and _, not starting with a digit, not a keyword)"
+        )
+    return value
+
+
+def _units(value, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SpecError(f"{where}: must be a whole number, got {_show(value)}")
+    if value <= 0:
+        raise SpecError(f"{where}: must be at least 1, got {value}")
+    if value > MAX_UNITS:
+        raise SpecError(f"{where}: {value} is more than the {MAX_UNITS} units gradscribe handles")
+    return value
+
+
+def _activation(value, where: str) -> str:
+    if not isinstance(value, str) or value not in activations.ACTIVATIONS:
+        raise SpecError(
+            f"{where}: unknown activation {_show(value)} "
+            f"(known: {', '.join(activations.ACTIVATIONS)})"
+        )
+    return value
+
+
+def _alpha(value, act_name: str, where: str) -> sp.Rational:
+    act = activations.get(act_name)
+    if not act.takes_alpha:
+        raise SpecError(f"{where}: {act_name} takes no alpha")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpecError(f"{where}: must be a number, got {_show(value)}")
+    if not math.isfinite(value) or value <= 0 or value > 1000:
+        raise SpecError(f"{where}: must be a positive number up to 1000, got {value}")
+    return sp.Rational(repr(float(value)))
+
+
+def _show(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _keys(keys) -> str:
+    return ", ".join(sorted(keys))
+
+
+DEFAULT_SPEC = """\
+name = "height_mlp"
+layout = "column"
+inputs = 1
+loss = "mse"
+
+[[layer]]
+units = 8
+activation = "relu"
+
+[[layer]]
+units = 4
+activation = "relu"
+
+[[layer]]
+units = 1
+activation = "identity"
+"""
+
+
+def default_network() -> Network:
+    """The embedded default network: the 1-8-4-1 height regression net of the contract."""
+    return parse_toml(DEFAULT_SPEC, "<default network>")
