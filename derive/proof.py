@@ -99,7 +99,7 @@ def prove(
     report = ProofReport(network, small, batch, points)
     results: dict[str, list] = {}
     for _ in range(points):
-        env = _draw_point(derivation, batch, rng)
+        env = draw_point(derivation, batch, rng)
         derived = run(derivation, env, batch, ExactBackend())
         reference = _reference_gradients(derivation, env, derived, batch)
         for eq in derivation.backward:
@@ -119,14 +119,14 @@ def prove(
 
 
 def _rational(rng: random.Random, low: int = -3, high: int = 3, den: int = 1) -> sp.Rational:
-    """A nonzero rational; integer by default (see `_exactly_zero` for why)."""
+    """A nonzero rational; integer by default (see `exactly_zero` for why)."""
     value = 0
     while value == 0:
         value = rng.randint(low, high)
     return sp.Rational(value, den)
 
 
-def _draw_point(derivation: Derivation, batch: int, rng: random.Random) -> dict:
+def draw_point(derivation: Derivation, batch: int, rng: random.Random) -> dict:
     """Exact X, T and parameters, redrawn until every kinked layer's G is clear of 0."""
     net = derivation.network
     for _ in range(200):
@@ -237,7 +237,7 @@ def _compare(reference: sp.Matrix, derived: sp.Matrix) -> str | None:
         return f"shape {derived.shape} but dL/d has shape {reference.shape}"
     for i in range(reference.rows):
         for j in range(reference.cols):
-            if not _exactly_zero(reference[i, j] - derived[i, j]):
+            if not exactly_zero(reference[i, j] - derived[i, j]):
                 return (
                     f"entry ({i}, {j}): derived {sp.sstr(derived[i, j])[:80]} "
                     f"!= sympy.diff {sp.sstr(reference[i, j])[:80]}"
@@ -245,7 +245,7 @@ def _compare(reference: sp.Matrix, derived: sp.Matrix) -> str | None:
     return None
 
 
-def _exactly_zero(expr: sp.Expr) -> bool:
+def exactly_zero(expr: sp.Expr) -> bool:
     """True if `expr` is identically 0 as a function of its transcendental atoms.
 
     A polynomial identity test over the integers modulo a 61-bit prime (Schwartz-Zippel):
