@@ -1,0 +1,224 @@
+"""The write-up: a derivation laid out as LaTeX or Markdown (KaTeX).
+
+`writeup_view` turns a `Derivation` into plain strings (every formula printed by
+`latex_printer` from the derivation's SymPy objects); the templates
+`derivation.tex.jinja` and `derivation.md.jinja` only place them.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from derive import __version__, activations, losses
+from derive.chain import Derivation, Equation, derive
+from derive.spec import format_number, load
+
+from .files import write_atomic
+from .latex_printer import activation_latex, latex, symbol_latex
+from .render import render
+
+
+@dataclass(frozen=True)
+class Row:
+    """One displayed equation: `lhs = rhs`, tagged and labelled (`dW3`, `eq:dW3`)."""
+
+    lhs: str
+    rhs: str
+    tag: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Shape:
+    symbol: str
+    shape: str
+    what: str
+
+
+@dataclass(frozen=True)
+class ActivationRow:
+    layers: str
+    name: str
+    value: str
+    derivative: str
+    note: str
+
+
+@dataclass(frozen=True)
+class LayerBlock:
+    index: int
+    rows: list[Row]
+
+
+@dataclass
+class WriteupView:
+    name: str
+    inline: str
+    layout: str
+    layout_note: str
+    digest: str
+    version: str
+    sizes: str
+    shapes: list[Shape]
+    forward: list[Row]
+    loss_title: str
+    loss: Row
+    derivatives: list[ActivationRow]
+    delta_out: Row
+    delta_note: str
+    layers: list[LayerBlock]
+    expanded: list[Row]
+    notes: list[str] = field(default_factory=list)
+
+
+def writeup_view(derivation: Derivation) -> WriteupView:
+    """The plain view both write-up templates render."""
+    net = derivation.network
+    depth = net.depth
+    column = net.layout == "column"
+
+    def row(eq: Equation, rhs=None) -> Row:
+        return Row(latex(eq.lhs), latex(eq.rhs if rhs is None else rhs), eq.name, eq.label)
+
+    shapes = [Shape("X", _math_shape(derivation, "X"), "input, one sample per " + ("column" if column else "row"))]
+    for l in range(1, depth + 1):
+        act = activation_latex(net.layers[l - 1].activation, net.alpha_of(l))
+        shapes += [
+            Shape(symbol_latex(f"W{l}"), _math_shape(derivation, f"W{l}"), f"weights of layer {l}"),
+            Shape(symbol_latex(f"B{l}"), _math_shape(derivation, f"B{l}"), f"bias of layer {l}"),
+            Shape(symbol_latex(f"G{l}"), _math_shape(derivation, f"G{l}"), f"pre-activation of layer {l}"),
+            Shape(symbol_latex(f"R{l}"), _math_shape(derivation, f"R{l}"), f"output of layer {l}, ${act}$"),
+        ]
+    shapes += [
+        Shape("P", _math_shape(derivation, "P"), f"prediction, $P = R_{{{depth}}}$"),
+        Shape("T", _math_shape(derivation, "T"), "targets"),
+    ]
+
+    loss_def = net.loss_def
+    loss = derivation.loss
+    term = loss.term.xreplace({losses.p: sp.Symbol("P_{ij}"), losses.t: sp.Symbol("T_{ij}")})
+    loss_rhs = f"{latex(loss.scale)} \\sum_{{i,j}} {latex(term)}"
+    if loss.scale == 1:
+        loss_rhs = f"\\sum_{{i,j}} {latex(term)}"
+
+    derivatives = _activation_rows(derivation)
+    out = derivation.equation(f"D{depth}")
+    if loss_def.fused:
+        delta_note = (
+            f"The {loss_def.title} is fused with its {loss_def.output} output: the derivative "
+            f"of the loss with respect to $G_{{{depth}}}$ simplifies to a multiple of $P - T$"
+            + (" (each sample's targets sum to 1)." if loss_def.output == "softmax" else ".")
+        )
+    else:
+        delta_note = (
+            "$\\partial L / \\partial P$ from the loss, times the output activation's "
+            "derivative, elementwise."
+        )
+
+    layers = []
+    for l in range(depth, 0, -1):
+        rows = [row(derivation.equation(f"dW{l}")), row(derivation.equation(f"dB{l}"))]
+        if l > 1:
+            rows.append(row(derivation.equation(f"D{l - 1}")))
+        layers.append(LayerBlock(l, rows))
+
+    expanded = []
+    for l in range(depth, max(depth - 2, 0), -1):
+        for stem in ("dW", "dB"):
+            eq = derivation.equation(f"{stem}{l}")
+            expanded.append(Row(latex(eq.lhs), latex(derivation.expanded(eq.name)), f"{eq.name}*", ""))
+
+    notes = []
+    for l, layer in enumerate(net.layers, start=1):
+        if layer.act.warning:
+            notes.append(f"Layer {l} uses {layer.activation}: {layer.act.warning}.")
+
+    return WriteupView(
+        name=net.name,
+        inline=net.inline(),
+        layout=net.layout,
+        layout_note=(
+            "column layout: one sample per column, $G_l = W_l R_{l-1} + B_l \\mathbf{1}^{\\top}$"
+            if column
+            else "row layout: one sample per row, $G_l = R_{l-1} W_l + \\mathbf{1} B_l$ "
+            "($B_l$ is a row vector, broadcast over the batch)"
+        ),
+        digest=net.digest(),
+        version=__version__,
+        sizes="-".join(map(str, net.sizes)),
+        shapes=shapes,
+        forward=[row(eq) for eq in derivation.forward],
+        loss_title=loss_def.title,
+        loss=Row("L", loss_rhs, "L", "eq:L"),
+        derivatives=derivatives,
+        delta_out=row(out),
+        delta_note=delta_note,
+        layers=layers,
+        expanded=expanded,
+        notes=notes,
+    )
+
+
+def _math_shape(derivation: Derivation, name: str) -> str:
+    dims = derivation.shape(name)
+    if len(dims) == 1:
+        return f"({dims[0]},)"
+    return "(" + ", ".join(latex(d) if not isinstance(d, int) else str(d) for d in dims) + ")"
+
+
+def _activation_rows(derivation: Derivation) -> list[ActivationRow]:
+    """One row per distinct (activation, alpha) in the network: f(z) and f'(z)."""
+    net = derivation.network
+    seen: dict = {}
+    for l, layer in enumerate(net.layers, start=1):
+        seen.setdefault((layer.activation, net.alpha_of(l)), []).append(l)
+    rows = []
+    for (name, alpha), layer_list in seen.items():
+        act = activations.get(name)
+        op = activation_latex(name, alpha)
+        which = ", ".join(map(str, layer_list))
+        if not act.elementwise:
+            rows.append(
+                ActivationRow(
+                    which,
+                    op,
+                    r"\frac{e^{z_i}}{\sum_k e^{z_k}}",
+                    "",
+                    "over each sample's units; its derivative enters only through the fused output error",
+                )
+            )
+            continue
+        note = "with $r = f(z)$" if act.derivative.has(activations.r) else ""
+        if act.takes_alpha:
+            note = (note + ", " if note else "") + f"$\\alpha = {format_number(alpha)}$"
+        value = latex(act.value_at(activations.z, alpha))
+        deriv = latex(act.derivative_at(activations.z, activations.r, alpha))
+        rows.append(ActivationRow(which, op, value, deriv, note))
+    return rows
+
+
+def render_writeup(derivation: Derivation, fmt: str) -> str:
+    """The write-up as LaTeX (`fmt` "tex") or Markdown (`fmt` "md")."""
+    template = {"tex": "derivation.tex.jinja", "md": "derivation.md.jinja"}[fmt]
+    return render(template, view=writeup_view(derivation), tex_escape=tex_escape)
+
+
+def tex_escape(text: str) -> str:
+    """Text safe inside LaTeX's text mode."""
+    table = {
+        "\\": r"\textbackslash{}", "_": r"\_", "&": r"\&", "%": r"\%", "$": r"\$",
+        "#": r"\#", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    }
+    return "".join(table.get(ch, ch) for ch in text)
+
+
+def run_derive(args) -> int:
+    text = render_writeup(derive(load(args.net)), args.format)
+    if args.output in (None, "-"):
+        sys.stdout.write(text)
+    else:
+        write_atomic(args.output, text)
+    return 0

@@ -1,0 +1,428 @@
+"""Judge hand-written gradients against the derivation: the Python API behind `gradscribe check`.
+
+`check_function(net, func)` calls ``func(params, X, T)`` on points the checker draws (seeded,
+several batch sizes unless one is fixed, pre-activations of kinked layers kept away from 0)
+and compares every returned gradient with the derivation evaluated at the same point.
+`check_formula(net, text)` does the same for one formula of the contract's formula language,
+and also judges it exactly (SymPy numbers, the identity test of `verify`) on small networks.
+Both return a `CheckReport`; wrong gradients carry the one-sentence diagnosis of
+`derive.diagnose`.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+import numpy as np
+import sympy as sp
+
+from . import formula as formula_lang
+from .chain import Derivation, derive
+from .diagnose import Diagnoser, Draw, close, errors, numpy_value, shape_text
+from .evaluate import ExactBackend, NumpyBackend, run
+from .proof import draw_point, exactly_zero
+from .spec import Network, load
+
+DEFAULT_BATCHES = (3, 5, 4)
+KINK_MARGIN = 1e-3
+EXACT_MAX_WIDTH = 6  # networks up to this width are also judged exactly (formulas)
+
+
+@dataclass
+class ParamResult:
+    """The verdict on one returned gradient."""
+
+    name: str
+    ok: bool
+    max_abs_err: float | None
+    max_rel_err: float | None
+    expected_shape: tuple
+    got_shape: tuple | None
+    diagnosis: str | None = None
+
+    def to_json(self) -> dict:
+        return {
+            "ok": self.ok,
+            "max_abs_err": self.max_abs_err,
+            "max_rel_err": self.max_rel_err,
+            "expected_shape": list(self.expected_shape),
+            "got_shape": None if self.got_shape is None else list(self.got_shape),
+            "diagnosis": self.diagnosis,
+        }
+
+
+@dataclass
+class CheckReport:
+    """What `check_function` / `check_formula` found. `error` is set when nothing could be judged."""
+
+    network: Network
+    subject: str
+    batches: tuple
+    params: dict = field(default_factory=dict)
+    error: str | None = None
+    notes: list = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and bool(self.params) and all(p.ok for p in self.params.values())
+
+    def to_json(self) -> dict:
+        out = {"ok": self.ok, "params": {k: v.to_json() for k, v in self.params.items()}}
+        if self.error is not None:
+            out["error"] = self.error
+        return out
+
+    # ------------------------------------------------------------------ display
+    def _rows(self):
+        head = ("param", "verdict", "max abs err", "max rel err", "expected", "got", "diagnosis")
+        rows = []
+        for p in self.params.values():
+            rows.append((
+                p.name, "ok" if p.ok else "WRONG", _num(p.max_abs_err), _num(p.max_rel_err),
+                shape_text(p.expected_shape), "-" if p.got_shape is None else shape_text(p.got_shape),
+                p.diagnosis or "",
+            ))
+        return head, rows
+
+    def _summary(self) -> str:
+        if self.error:
+            return f"FAILED: {self.error}"
+        bad = [p.name for p in self.params.values() if not p.ok]
+        if not self.params:
+            return "FAILED: no gradients returned"
+        return "all right" if not bad else f"WRONG: {', '.join(bad)}"
+
+    def table(self) -> str:
+        lines = [f"check {self.subject} on {self.network.inline()} "
+                 f"(batch sizes {', '.join(map(str, self.batches))})"]
+        head, rows = self._rows()
+        if rows:
+            widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(6)]
+            fmt = "  " + "  ".join(f"{{:<{w}}}" for w in widths) + "  {}"
+            lines.append(fmt.format(*head))
+            lines += [fmt.format(*r) for r in rows]
+        lines += [f"  note: {n}" for n in self.notes]
+        lines.append(self._summary())
+        return "\n".join(lines)
+
+    __str__ = table
+
+    def __repr__(self) -> str:
+        return self.table()
+
+    def _repr_markdown_(self) -> str:
+        head, rows = self._rows()
+        out = [f"**check** `{self.subject}` on `{self.network.inline()}`: {self._summary()}", ""]
+        if rows:
+            out.append("| " + " | ".join(head) + " |")
+            out.append("|" + "---|" * len(head))
+            out += ["| " + " | ".join(str(c).replace("|", "\\|") for c in r) + " |" for r in rows]
+        out += [f"- {n}" for n in self.notes]
+        return "\n".join(out)
+
+
+def _num(x) -> str:
+    return "-" if x is None else f"{x:.2e}"
+
+
+# --------------------------------------------------------------------------- drawing points
+
+
+def _network(net) -> Network:
+    return load(net) if isinstance(net, str) else net
+
+
+def draw(derivation: Derivation, batch: int, rng: np.random.Generator) -> Draw:
+    """A float point (X, T, W_l, B_l as 2-D arrays) and every derived matrix there.
+
+    Kinked layers' pre-activations are kept at least KINK_MARGIN away from 0 (redrawn).
+    """
+    net = derivation.network
+    column = net.layout == "column"
+    sizes = net.sizes
+    values = None
+    for _ in range(100):
+        env = {}
+        x = rng.normal(size=(sizes[0], batch))
+        env["X"] = x if column else x.T
+        for l in range(1, net.depth + 1):
+            w = rng.normal(size=(sizes[l], sizes[l - 1])) * (1.5 / np.sqrt(sizes[l - 1]))
+            b = rng.normal(size=(sizes[l], 1)) * 0.5
+            env[f"W{l}"] = w if column else w.T
+            env[f"B{l}"] = b if column else b.T
+        env["T"] = _targets(net, batch, rng)
+        values = run(derivation, env, batch, NumpyBackend())
+        if all(np.min(np.abs(values[f"G{l}"])) >= KINK_MARGIN
+               for l, layer in enumerate(net.layers, start=1) if layer.act.kink):
+            break
+    return Draw(batch, env, values)
+
+
+def _targets(net: Network, batch: int, rng) -> np.ndarray:
+    n = net.sizes[-1]
+    if net.loss == "cross_entropy":
+        t = rng.uniform(0.1, 1.0, size=(n, batch))
+        t /= t.sum(axis=0, keepdims=True)
+    elif net.loss == "binary_cross_entropy":
+        t = rng.uniform(0.0, 1.0, size=(n, batch))
+    else:
+        t = rng.normal(size=(n, batch))
+    return t if net.layout == "column" else t.T
+
+
+def _batches(batch: int | None) -> tuple:
+    if batch is None:
+        return DEFAULT_BATCHES
+    if batch < 1:
+        raise ValueError("batch must be at least 1")
+    return (batch,) * len(DEFAULT_BATCHES)
+
+
+def _param_names(net: Network) -> list[str]:
+    return [f"{k}{l}" for l in range(1, net.depth + 1) for k in ("W", "B")]
+
+
+# --------------------------------------------------------------------------- functions
+
+
+def check_function(net, func, batch: int | None = None, seed: int = 0) -> CheckReport:
+    """Judge ``func(params, X, T) -> {"W1": dW1, ...}`` against the derivation of `net`.
+
+    Args:
+        net: a `Network`, or a NET string (spec file or inline form).
+        func: the hand-written backward pass; a dict of a subset of the params' keys.
+        batch: fix the batch size of every draw (for code written for one sample).
+        seed: seeds the draws; the same seed gives the same points.
+
+    Returns:
+        A `CheckReport`: per returned parameter, the verdict, error figures and a diagnosis.
+    """
+    net = _network(net)
+    derivation = derive(net)
+    batches = _batches(batch)
+    rng = np.random.default_rng(seed)
+    draws = [draw(derivation, b, rng) for b in batches]
+    name = getattr(func, "__name__", "FUNC")
+    report = CheckReport(net, f"{name}()", batches)
+    returned: list[dict] = []
+    modified: dict[str, str] = {}
+    for d in draws:
+        params, X, T = _inputs(derivation, d)
+        originals = {k: v.copy() for k, v in params.items()}
+        try:
+            grads = func(params, X, T)
+        except Exception as exc:  # the user's code: any failure is a finding, not a crash
+            report.error = _raised(derivation, func, exc, params, X, T, d.batch, rng)
+            return report
+        if not isinstance(grads, dict):
+            report.error = f"{name} returned {type(grads).__name__}, not a dict of gradients"
+            return report
+        for k in params:
+            if k in params and not np.array_equal(params[k], originals[k]):
+                same = any(v is params[k] for v in grads.values())
+                modified[k] = (
+                    f"{name} updated params['{k}'] in place"
+                    + (" and returned it as its gradient" if same else "")
+                    + "; a backward pass must return gradients and leave the parameters alone"
+                )
+        returned.append(grads)
+
+    known = _param_names(net)
+    keys = [k for k in returned[0]]
+    if not keys:
+        report.error = f"{name} returned an empty dict"
+        return report
+    diagnoser = Diagnoser(derivation, draws)
+    raw = {}
+    for key in keys:
+        if key not in known:
+            report.params[key] = ParamResult(
+                key, False, None, None, (), _shape_of(returned[0][key]),
+                f"'{key}' is not a parameter of the network: key gradients like the params "
+                f"({', '.join(known)})")
+            continue
+        got = []
+        for grads in returned:
+            try:
+                got.append(np.asarray(grads.get(key), dtype=float))
+            except (TypeError, ValueError):
+                got.append(None)
+        raw[key] = got
+    for key, got in raw.items():
+        report.params[key] = _judge(diagnoser, "d" + key, key, got, modified.get(key))
+    for key, note in modified.items():
+        if key not in report.params:
+            report.params[key] = ParamResult(
+                key, False, None, None, tuple(numpy_value(derivation, key, draws[0].env[key]).shape),
+                None, note)
+    _propagation(report, net)
+    report.params = {k: report.params[k] for k in sorted(report.params, key=_order(known))}
+    return report
+
+
+def _order(known):
+    def key(name):
+        return (0, known.index(name)) if name in known else (1, name)
+    return key
+
+
+def _inputs(derivation: Derivation, d: Draw):
+    params = {k: numpy_value(derivation, k, d.env[k]).copy() for k in _param_names(derivation.network)}
+    return params, d.env["X"].copy(), d.env["T"].copy()
+
+
+def _shape_of(value):
+    try:
+        return tuple(np.shape(value))
+    except Exception:
+        return None
+
+
+def _raised(derivation, func, exc, params, X, T, batch, rng) -> str:
+    shapes = ", ".join(f"{k} {shape_text(v.shape)}" for k, v in [("X", X), ("T", T)] + list(params.items()))
+    text = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
+    message = f"{getattr(func, '__name__', 'FUNC')} raised {text} when called with {shapes} (N = {batch})"
+    if batch != 1:
+        one = draw(derivation, 1, rng)
+        p1, x1, t1 = _inputs(derivation, one)
+        try:
+            func(p1, x1, t1)
+            message += "; it runs for a batch of one, so it is probably written for a single sample"
+        except Exception:
+            message += "; it fails for a batch of one too"
+    return message
+
+
+def _judge(diagnoser: Diagnoser, grad_name: str, key: str, got: list, note: str | None) -> ParamResult:
+    """The verdict on one gradient received at every draw."""
+    want = diagnoser.expected(grad_name)
+    expected_shape = tuple(want[0].shape)
+    if any(g is None or g.dtype == object for g in got):
+        return ParamResult(key, False, None, None, expected_shape, None,
+                           f"{key}: not an array of numbers")
+    got_shape = tuple(got[0].shape)
+    abs_err = rel_err = None
+    figures = [errors(g, w) for g, w in zip(got, want)]
+    if all(f[0] is not None for f in figures):
+        abs_err = max(f[0] for f in figures)
+        rel_err = max(f[1] for f in figures)
+    ok = all(close(g, w) for g, w in zip(got, want))
+    diagnosis = None
+    if not ok:
+        diagnosis, facts = diagnoser.explain(grad_name, got)
+        if diagnosis is None:
+            figs = "" if abs_err is None else f": max abs error {abs_err:.3g}, max rel error {rel_err:.3g}"
+            if got_shape != expected_shape:
+                figs = f": shape {shape_text(got_shape)} where {shape_text(expected_shape)} belongs" + figs
+            diagnosis = f"{grad_name} (layer {int(key[1:])}): no simple cause found{figs}"
+            facts = {"plain": True}
+        result = ParamResult(key, False, abs_err, rel_err, expected_shape, got_shape, diagnosis)
+        result.facts = facts
+    else:
+        result = ParamResult(key, True, abs_err, rel_err, expected_shape, got_shape)
+        result.facts = {}
+    if note:
+        result.ok = False
+        result.diagnosis = note if result.diagnosis is None else f"{note}; also: {result.diagnosis}"
+    return result
+
+
+def _propagation(report: CheckReport, net: Network) -> None:
+    """Lower layers wrong because an upper layer is: name the layer where the error starts."""
+    by_layer: dict[int, list[ParamResult]] = {}
+    for p in report.params.values():
+        if p.name[1:].isdigit() and p.name[0] in "WB":
+            by_layer.setdefault(int(p.name[1:]), []).append(p)
+    wrong_layers = sorted((l for l, ps in by_layer.items() if any(not p.ok for p in ps)), reverse=True)
+    if len(wrong_layers) < 2:
+        return
+    top = wrong_layers[0]
+    top_factors = {str(getattr(p, "facts", {}).get("factor")) for p in by_layer[top] if not p.ok}
+    for l in wrong_layers[1:]:
+        for p in by_layer[l]:
+            if p.ok:
+                continue
+            facts = getattr(p, "facts", {})
+            if "factor" in facts and str(facts["factor"]) in top_factors and l < top:
+                p.diagnosis += (f"; the same factor as layer {top}, so the error starts in layer "
+                                f"{top} (δ{top}) and propagates down")
+            elif facts.get("plain") and p.got_shape == p.expected_shape:
+                p.diagnosis = (f"d{p.name} (layer {l}) is wrong, but layer {top} above it is wrong "
+                               f"too: the error starts in layer {top} and propagates down to layer {l}"
+                               f" ({p.diagnosis.split(': ', 1)[1]})")
+
+
+# --------------------------------------------------------------------------- formulas
+
+
+def check_formula(net, text: str, batch: int | None = None, seed: int = 0) -> CheckReport:
+    """Judge one formula (``"dW2 = D2 @ R1.T"``) numerically and, on small networks, exactly.
+
+    Raises:
+        formula.FormulaError: the text is outside the formula language (nothing was run).
+    """
+    net = _network(net)
+    parsed = formula_lang.parse(text, net)
+    derivation = derive(net)
+    batches = _batches(batch)
+    rng = np.random.default_rng(seed)
+    draws = [draw(derivation, b, rng) for b in batches]
+    report = CheckReport(net, parsed.text, batches)
+    got = []
+    for d in draws:
+        env = _formula_env(derivation, d.values, lambda v: np.asarray(v, dtype=float))
+        try:
+            got.append(np.asarray(formula_lang.evaluate(parsed, env, d.batch, net), dtype=float))
+        except formula_lang.FormulaShapeError as exc:
+            want = numpy_value(derivation, parsed.lhs, d.values[parsed.lhs])
+            report.params[parsed.lhs] = ParamResult(
+                parsed.lhs, False, None, None, tuple(want.shape), None,
+                f"{parsed.lhs} (layer {parsed.layer}): the shapes do not conform: {exc} (N = {d.batch})")
+            return report
+    diagnoser = Diagnoser(derivation, draws)
+    result = _judge(diagnoser, parsed.lhs, parsed.lhs, got, None)
+    if result.ok and max(net.sizes) <= EXACT_MAX_WIDTH:
+        mismatch = _exact_mismatch(derivation, parsed, seed)
+        if mismatch:
+            result.ok = False
+            result.diagnosis = (f"{parsed.lhs} (layer {parsed.layer}) agrees numerically but not "
+                                f"exactly: {mismatch}")
+        else:
+            report.notes.append(f"{parsed.lhs} is also exactly equal to the derivation's "
+                                f"(exact point, N = 2)")
+    report.params[parsed.lhs] = result
+    return report
+
+
+def _formula_env(derivation: Derivation, values: dict, convert) -> dict:
+    env = {}
+    for name, value in values.items():
+        array = convert(value)
+        if derivation.layout == "row" and name.lstrip("d").startswith("B"):
+            array = array.reshape(-1)
+        env[name] = array
+    return env
+
+
+def _exact_mismatch(derivation: Derivation, parsed, seed: int) -> str | None:
+    """None if the formula equals the derivation exactly at an exact random point (N = 2)."""
+    batch = 2
+    env = draw_point(derivation, batch, random.Random(seed))
+    values = run(derivation, env, batch, ExactBackend())
+    exact_env = _formula_env(derivation, values, lambda m: np.array(m.tolist(), dtype=object))
+    try:
+        got = formula_lang.evaluate(parsed, exact_env, batch, derivation.network, exact=True)
+    except formula_lang.FormulaShapeError as exc:
+        return str(exc)
+    want = exact_env[parsed.lhs]
+    if got.shape != want.shape:
+        return f"shape {shape_text(got.shape)} instead of {shape_text(want.shape)}"
+    for index in np.ndindex(want.shape):
+        try:
+            zero = exactly_zero(sp.sympify(got[index] - want[index]))
+        except Exception:  # an expression the identity test cannot reduce
+            zero = sp.simplify(got[index] - want[index]) == 0
+        if not zero:
+            return f"entry {index} differs"
+    return None

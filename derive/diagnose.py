@@ -1,0 +1,321 @@
+"""Why a gradient is wrong: candidate slips, computed with the derivation machinery, matched.
+
+A `Draw` is one point the checker judged at: the batch size and every matrix the derivation
+defines there (float, as the NumPy code has them). `Diagnoser` builds the wrong variants a
+student plausibly wrote -- the derivation with one layer's f' dropped, replaced by another
+registered activation's derivative, or fed the wrong matrix; a constant factor; a transpose;
+a reduction over the wrong axis; the right values in another shape -- and returns the one
+sentence of the first variant that reproduces what was received at *every* draw.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+from sympy import HadamardProduct
+
+from . import activations
+from .chain import Derivation, Equation
+from .evaluate import NumpyBackend, run
+from .nodes import ActivationPrime, Activated
+
+RTOL = 1e-6
+
+
+@dataclass
+class Draw:
+    """One point: batch size N, the input env (2-D arrays) and everything derived from it."""
+
+    batch: int
+    env: dict
+    values: dict
+    variants: dict = field(default_factory=dict)
+
+
+def numpy_value(derivation: Derivation, name: str, value) -> np.ndarray:
+    """`value` in the shape the NumPy code uses (row-layout biases and their gradients 1-D)."""
+    value = np.asarray(value, dtype=float)
+    if derivation.layout == "row" and name.lstrip("d").startswith("B"):
+        return value.reshape(-1)
+    return value
+
+
+def close(got, want) -> bool:
+    """Same shape and equal to RTOL relative to the largest entry of `want`."""
+    got, want = np.asarray(got), np.asarray(want)
+    if got.shape != want.shape or not np.all(np.isfinite(got)):
+        return False
+    scale = float(np.max(np.abs(want))) if want.size else 0.0
+    return bool(np.max(np.abs(got - want), initial=0.0) <= RTOL * scale + 1e-12)
+
+
+def errors(got, want) -> tuple[float | None, float | None]:
+    """(max abs error, max abs error / max |want|), or Nones where the shapes cannot compare."""
+    got, want = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
+    try:
+        diff = np.abs(np.broadcast_to(got, want.shape) - want) if got.shape != want.shape else np.abs(got - want)
+    except ValueError:
+        if got.size != want.size:
+            return None, None
+        diff = np.abs(got.reshape(want.shape) - want)
+    abs_err = float(np.max(diff, initial=0.0))
+    scale = float(np.max(np.abs(want), initial=0.0))
+    return abs_err, (abs_err / scale if scale > 0 else (0.0 if abs_err == 0 else float("inf")))
+
+
+def shape_text(shape) -> str:
+    shape = tuple(shape)
+    if len(shape) == 1:
+        return f"({shape[0]},)"
+    return "(" + ", ".join(map(str, shape)) + ")"
+
+
+# ------------------------------------------------------------------------ variants of the chain
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A wrong derivation: `origin` is the layer whose slip it models."""
+
+    key: str
+    origin: int
+    slip: str
+    derivation: Derivation
+
+
+def _replace_prime(derivation: Derivation, layer: int, replacement) -> Derivation | None:
+    """The derivation with f'_layer in delta_layer replaced (None: dropped); None if it has none."""
+    name = f"D{layer}"
+    backward = []
+    found = False
+    for eq in derivation.backward:
+        if eq.name == name and isinstance(eq.rhs, HadamardProduct):
+            rest = [a for a in eq.rhs.args if not isinstance(a, ActivationPrime)]
+            if len(rest) != len(eq.rhs.args):
+                found = True
+                parts = rest + ([replacement] if replacement is not None else [])
+                rhs = parts[0] if len(parts) == 1 else HadamardProduct(*parts)
+                eq = Equation(eq.lhs, rhs, eq.label, eq.layer, eq.role)
+        backward.append(eq)
+    if not found:
+        return None
+    return Derivation(derivation.network, derivation.symbols, derivation.forward, derivation.loss,
+                      tuple(backward))
+
+
+def _add_output_prime(derivation: Derivation) -> Derivation | None:
+    """A fused loss whose delta_L was (wrongly) multiplied by f'_L as well."""
+    net = derivation.network
+    L = net.depth
+    act = net.layers[-1].act
+    if not net.loss_def.fused or not act.elementwise:
+        return None
+    G, R = derivation.symbols[f"G{L}"], derivation.symbols[f"R{L}"]
+    backward = []
+    for eq in derivation.backward:
+        if eq.name == f"D{L}":
+            rhs = HadamardProduct(eq.rhs, ActivationPrime(act.name, net.alpha_of(L), G, R))
+            eq = Equation(eq.lhs, rhs, eq.label, eq.layer, eq.role)
+        backward.append(eq)
+    return Derivation(net, derivation.symbols, derivation.forward, derivation.loss, tuple(backward))
+
+
+def variants(derivation: Derivation) -> list[Variant]:
+    """Every modelled slip in the activation derivatives, one loop over layers and registry."""
+    net = derivation.network
+    out = []
+    for l, layer in enumerate(net.layers, start=1):
+        act = layer.act
+        if not act.elementwise:
+            continue
+        G, R = derivation.symbols[f"G{l}"], derivation.symbols[f"R{l}"]
+        alpha = net.alpha_of(l)
+        candidates = [(f"missing{l}", f"leaves out the activation derivative {act.name}'(G{l}) of layer {l}", None)]
+        candidates.append((
+            f"onR{l}",
+            f"computes layer {l}'s {act.name}'(·) at R{l} instead of G{l}",
+            ActivationPrime(act.name, alpha, R, Activated(act.name, alpha, R)),
+        ))
+        candidates.append((
+            f"outG{l}",
+            f"uses G{l} where layer {l}'s {act.name}' formula needs the output R{l} "
+            f"(f' written in terms of r = f(z))",
+            ActivationPrime(act.name, alpha, G, G),
+        ))
+        for other in activations.ACTIVATIONS.values():
+            # constant derivatives (identity, step) are the 'missing' slip or all zeros
+            if other.name == act.name or not other.elementwise or not other.derivative.free_symbols:
+                continue
+            o_alpha = other.default_alpha
+            candidates.append((
+                f"{other.name}{l}",
+                f"uses {other.name}'s derivative where layer {l}'s {act.name}' belongs",
+                ActivationPrime(other.name, o_alpha, G, Activated(other.name, o_alpha, G)),
+            ))
+        for key, slip, replacement in candidates:
+            changed = _replace_prime(derivation, l, replacement)
+            if changed is not None:
+                out.append(Variant(key, l, slip, changed))
+    extra = _add_output_prime(derivation)
+    if extra is not None:
+        L = net.depth
+        act = net.layers[-1].activation
+        out.append(Variant(f"extra{L}", L,
+                           f"multiplies δ{L} by {act}'(G{L}), which the fused {act} + {net.loss} "
+                           f"delta (P - T) already accounts for", extra))
+    return out
+
+
+# ------------------------------------------------------------------------ the diagnoser
+
+
+def _factor_names(batch: int, n_out: int) -> list[tuple[float, str]]:
+    """Named constant factors at a given batch size, most specific first."""
+    return [
+        (2.0, "2 (twice the right value)"),
+        (0.5, "1/2 (half the right value)"),
+        (-1.0, "-1 (the sign is flipped)"),
+        (-2.0, "-2"),
+        (-0.5, "-1/2"),
+        (1.0 / batch, "1/N (divided by the batch size once too often: the loss's mean over the "
+                      "batch is already in δ; averaged where it should sum)"),
+        (float(batch), "N (summed over the batch where the loss averages: a missing 1/N)"),
+        (1.0 / n_out, f"1/n_L = 1/{n_out} (divided by the output width once too often)"),
+        (float(n_out), f"n_L = {n_out} (a missing 1/n_L of the mean over the output units)"),
+        (1.0 / (batch * n_out), "1/(N n_L)"),
+        (float(batch * n_out), "N n_L (the mean over all N n_L elements is missing)"),
+        (2.0 / batch, "2/N"),
+        (0.5 * batch, "N/2"),
+    ]
+
+
+class Diagnoser:
+    """Explains wrong gradients of one network over a list of draws."""
+
+    def __init__(self, derivation: Derivation, draws: list[Draw]):
+        self.derivation = derivation
+        self.net = derivation.network
+        self.draws = draws
+        self._variants = None
+
+    # values of a (possibly wrong) derivation at every draw, NumPy-shaped
+    def _variant_values(self, variant: Variant, name: str) -> list[np.ndarray]:
+        out = []
+        for d in self.draws:
+            if variant.key not in d.variants:
+                d.variants[variant.key] = run(variant.derivation, d.env, d.batch, NumpyBackend())
+            out.append(numpy_value(self.derivation, name, d.variants[variant.key][name]))
+        return out
+
+    def expected(self, name: str) -> list[np.ndarray]:
+        return [numpy_value(self.derivation, name, d.values[name]) for d in self.draws]
+
+    def explain(self, name: str, got: list[np.ndarray]) -> tuple[str, dict]:
+        """One sentence for gradient `name` (dW2, dB2, D2), and facts for the propagation pass."""
+        layer = int(name.lstrip("dWBD"))
+        want = self.expected(name)
+        shapes = {np.shape(g) for g in got}
+        if any(np.asarray(g).dtype == object or not np.all(np.isfinite(np.asarray(g, float))) for g in got):
+            return f"{name} (layer {layer}) contains NaN or infinite values", {}
+        w_shape = want[0].shape
+        g_shape = np.shape(got[0])
+        same = all(np.shape(g) == w.shape for g, w in zip(got, want))
+        if same:
+            if len(w_shape) == 2 and all(close(g, w.T) for g, w in zip(got, want)):
+                return f"{name} is transposed (layer {layer}): it holds the values of {name}.T", {}
+            factor = self._factor(got, want)
+            if factor is not None:
+                text, c = factor
+                return f"{name} (layer {layer}) is off by a factor of {text}", {"factor": c}
+            for v in self._all_variants():
+                if v.origin < layer:
+                    continue
+                if all(close(g, w) for g, w in zip(got, self._variant_values(v, name))):
+                    if v.origin == layer:
+                        return f"{name}: {v.slip}", {"origin": layer}
+                    return (f"{name} is wrong only because the error starts in layer {v.origin}, "
+                            f"which {v.slip}, and propagates down to layer {layer}",
+                            {"origin": v.origin})
+        else:
+            if all(np.size(g) == w.size and close(np.reshape(g, w.shape), w) for g, w in zip(got, want)):
+                return (f"{name} (layer {layer}) has the right values in another shape: "
+                        f"{shape_text(g_shape)} instead of {shape_text(w_shape)}", {"shape": True})
+            if len(w_shape) == 2 and all(close(g, w.T) for g, w in zip(got, want)):
+                return (f"{name} is transposed (layer {layer}): shape {shape_text(g_shape)} "
+                        f"where {shape_text(w_shape)} belongs", {})
+            reduction = self._reduction(name, layer, got)
+            if reduction is not None:
+                return reduction, {}
+        return None, {}
+
+    def _all_variants(self):
+        if self._variants is None:
+            self._variants = variants(self.derivation)
+        return self._variants
+
+    def _factor(self, got, want):
+        """(name, c) if got = c * want at every draw for a named c (or one constant c)."""
+        ratios = []
+        for g, w in zip(got, want):
+            g, w = np.asarray(g, float), np.asarray(w, float)
+            denom = float(np.sum(w * w))
+            if denom == 0:
+                return None
+            c = float(np.sum(g * w) / denom)
+            if not close(g, c * w):
+                return None
+            ratios.append(c)
+        if all(abs(c) < 1e-12 for c in ratios):
+            return "0 (it is all zeros)", 0.0
+        n_out = self.net.sizes[-1]
+        for index in range(len(_factor_names(1, n_out))):
+            ok = True
+            for c, d in zip(ratios, self.draws):
+                value, _ = _factor_names(d.batch, n_out)[index]
+                ok &= abs(c - value) <= 1e-6 * abs(value)
+            if ok:
+                value, text = _factor_names(self.draws[0].batch, n_out)[index]
+                return text, ("table", index)
+        if max(ratios) - min(ratios) <= 1e-6 * max(abs(c) for c in ratios):
+            c = ratios[0]
+            frac = Fraction(c).limit_denominator(1000)
+            shown = str(frac) if abs(float(frac) - c) <= 1e-9 * abs(c) else f"{c:.6g}"
+            return shown, ("const", round(c, 9))
+        return None
+
+    def _reduction(self, name, layer, got):
+        """Bias gradients reduced over the wrong axis, or not at all."""
+        if not name.startswith("dB"):
+            return None
+        batch_axis = 1 if self.derivation.layout == "column" else 0
+        unit_axis = 1 - batch_axis
+        deltas = [np.asarray(d.values[f"D{layer}"], float) for d in self.draws]
+        n = self.net.sizes[layer]
+        ways = [
+            ("sum", unit_axis, f"summed over the units of layer {layer} instead of over the batch "
+                               f"(dB{layer} needs one entry per unit, {n} of them)"),
+            ("mean", unit_axis, f"averaged over the units of layer {layer} instead of summed over the batch"),
+            ("sum", None, f"collapsed to a scalar: δ{layer} summed over both the batch and the units "
+                          f"of layer {layer}"),
+            ("mean", None, f"collapsed to a scalar: the mean of δ{layer} over everything (layer {layer})"),
+            ("mean", batch_axis, f"averaged over the batch instead of summed (layer {layer}; the "
+                                 f"loss's 1/N is already in δ{layer}), in the wrong shape"),
+            ("none", None, f"not reduced over the batch: it is δ{layer} itself (layer {layer})"),
+        ]
+        for op, axis, text in ways:
+            for keepdims in (True, False):
+                ok = True
+                for g, D in zip(got, deltas):
+                    if op == "none":
+                        cand = D
+                    elif op == "sum":
+                        cand = D.sum(axis=axis, keepdims=keepdims)
+                    else:
+                        cand = D.mean(axis=axis, keepdims=keepdims)
+                    g = np.asarray(g, float)
+                    ok &= g.size == cand.size and close(g.reshape(cand.shape), cand)
+                if ok:
+                    return f"dB{layer} is {text}: got shape {shape_text(np.shape(got[0]))}"
+        return None

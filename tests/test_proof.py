@@ -1,0 +1,134 @@
+"""The proof: every formula equals sympy.diff for every activation x loss x layout, and a
+broken rule is caught."""
+
+import dataclasses
+import json
+
+import pytest
+import sympy as sp
+
+from derive import activations, proof, spec
+from derive.activations import r, z
+
+ELEMENTWISE = [a.name for a in activations.ACTIVATIONS.values() if a.elementwise]
+LAYOUTS = ["column", "row"]
+
+
+def combos():
+    """Every activation in the hidden and the output position, with every loss it pairs with."""
+    for layout in LAYOUTS:
+        for act in ELEMENTWISE:
+            alpha = "@0.2" if activations.get(act).takes_alpha else ""
+            for loss in ("mse", "half_sse"):
+                yield f"2-2-2:{act}{alpha},{act}{alpha}:{loss}:{layout}"
+            yield f"2-2-2:{act}{alpha},softmax:cross_entropy:{layout}"
+            yield f"2-2-2:{act}{alpha},sigmoid:binary_cross_entropy:{layout}"
+
+
+@pytest.mark.parametrize("net", list(combos()))
+def test_every_formula_equals_sympy_diff(net):
+    report = proof.prove(spec.load(net), points=2)
+    failures = [(v.name, v.mismatch) for v in report.verdicts if not v.ok]
+    assert report.ok, failures
+    depth = 2
+    assert [v.name for v in report.verdicts] == ["D2", "dW2", "dB2", "D1", "dW1", "dB1"][: 3 * depth]
+
+
+def test_three_layers_with_different_activations():
+    report = proof.prove(spec.load("2-2-2-1:tanh,leaky_relu,softplus:mse:row"))
+    assert report.ok
+
+
+def broken(monkeypatch, name, derivative):
+    record = dataclasses.replace(activations.get(name), derivative=derivative)
+    monkeypatch.setitem(activations.ACTIVATIONS, name, record)
+
+
+@pytest.mark.parametrize(
+    "name, wrong",
+    [
+        ("sigmoid", r * (1 + r)),  # sign slip
+        ("tanh", 1 - r),  # forgot the square
+        ("relu", sp.Integer(1)),  # forgot the mask
+        ("silu", sp.Integer(1)),
+        ("elu", sp.Piecewise((1, r > 0), (r, True))),  # forgot + alpha
+    ],
+)
+def test_a_broken_derivative_is_caught(monkeypatch, name, wrong):
+    broken(monkeypatch, name, wrong)
+    report = proof.prove(spec.load(f"2-2-1:{name},identity:mse"))
+    assert not report.ok
+    bad = {v.name for v in report.verdicts if not v.ok}
+    # The hidden layer's delta and both its gradients are wrong; the output layer is not.
+    assert bad == {"D1", "dW1", "dB1"}
+    assert all(v.ok for v in report.verdicts if v.name.endswith("2"))
+
+
+def test_a_broken_loss_coefficient_is_caught(monkeypatch):
+    from derive import losses
+
+    # delta_L = 3 / (N n_L) (P - T) instead of 2 / (N n_L) (P - T).
+    monkeypatch.setattr(
+        losses.Loss, "delta_coefficient", property(lambda self: 3 / (losses.N * losses.n))
+    )
+    report = proof.prove(spec.load("2-2-2:tanh,identity:mse"))
+    assert not report.ok
+    assert {v.name for v in report.verdicts if not v.ok} == {"D2", "dW2", "dB2", "D1", "dW1", "dB1"}
+
+
+def test_exact_identity_test_tells_equal_from_unequal():
+    e = sp.exp(sp.Rational(3, 2))
+    assert proof.exactly_zero(e * e - sp.exp(3))
+    assert proof.exactly_zero(1 / (1 + sp.exp(-2)) - sp.exp(2) / (sp.exp(2) + 1))
+    assert proof.exactly_zero(1 - sp.tanh(3) ** 2 - (1 - sp.tanh(-3) ** 2))
+    assert not proof.exactly_zero(sp.exp(2) - sp.exp(1) - 1)
+    assert not proof.exactly_zero(sp.tanh(1) - sp.Rational(3, 4))
+
+
+def test_verify_cli_reports_each_formula_and_caps_widths(cli):
+    status, out, err = cli("verify", "1-8-4-1:relu,relu,identity:mse")
+    assert status == 0, err
+    assert "proven on sizes 1-3-3-1, batch N = 2" in out
+    assert "widths capped at 3" in out
+    for name in ("D3", "dW3", "dB3", "D2", "dW2", "dB2", "D1", "dW1", "dB1"):
+        assert f"ok   {name} " in out
+    assert "9 of 9 formulas proven" in out
+
+
+def test_verify_json(cli):
+    status, out, _ = cli("verify", "2-3-2:sigmoid,softmax:cross_entropy:row", "--json")
+    data = json.loads(out)
+    assert status == 0 and data["ok"] is True
+    assert data["proven_on"] == {"sizes": [2, 3, 2], "batch": 2, "points": 2, "capped": False}
+    assert data["formulas"]["dW1"] == {"ok": True, "label": "eq:dW1", "shape": [2, 3], "mismatch": None}
+    assert data["formulas"]["dB2"]["shape"] == [1, 2]
+
+
+def test_verify_exits_1_on_a_broken_rule(monkeypatch, cli):
+    broken(monkeypatch, "sigmoid", r * (1 + r))
+    status, out, _ = cli("verify", "2-2-1:sigmoid,identity:mse", "--json")
+    data = json.loads(out)
+    assert status == 1 and data["ok"] is False
+    assert data["formulas"]["D1"]["ok"] is False and "entry" in data["formulas"]["D1"]["mismatch"]
+    assert data["formulas"]["D2"]["ok"] is True
+
+
+def test_loss_logit_forms_equal_their_definitions():
+    """The stable forms the kernels use are the same function as the definition."""
+    from derive import losses
+    from derive.functions import elementary
+
+    g, t = losses.g, losses.t
+    bce = losses.get("binary_cross_entropy")
+    definition = bce.term.xreplace({losses.p: 1 / (1 + sp.exp(-g))})
+    stable = elementary(bce.logit_term)
+    # Same derivative in g and the same value at g = 0: the same function.
+    assert sp.simplify(sp.diff(definition, g) - sp.diff(stable, g)) == 0
+    assert sp.simplify(definition.subs(g, 0) - stable.subs(g, 0)) == 0
+    ce = losses.get("cross_entropy")
+    g1, g2 = sp.symbols("g1 g2", real=True)
+    lse = sp.log(sp.exp(g1) + sp.exp(g2))
+    p1 = sp.exp(g1) / (sp.exp(g1) + sp.exp(g2))
+    definition = ce.term.xreplace({losses.p: p1})
+    stable = ce.logit_term.xreplace({g: g1, losses.lse: lse})
+    assert sp.simplify(sp.expand_log(definition - stable, force=True)) == 0
