@@ -385,7 +385,12 @@ def evaluate(formula: Formula, env: dict, batch: int, net: Network, exact: bool 
     for index, layer in enumerate(net.layers, start=1):
         alphas.setdefault(layer.activation, net.alpha_of(index))
 
+    dtype = object if ops.exact else float
+
     def go(node):
+        return np.asarray(step(node), dtype=dtype)
+
+    def step(node):
         kind = node[0]
         if kind == "sym":
             if node[1] == "N":
