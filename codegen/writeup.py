@@ -203,7 +203,9 @@ def _activation_rows(derivation: Derivation) -> list[ActivationRow]:
 def render_writeup(derivation: Derivation, fmt: str) -> str:
     """The write-up as LaTeX (`fmt` "tex") or Markdown (`fmt` "md")."""
     template = {"tex": "derivation.tex.jinja", "md": "derivation.md.jinja"}[fmt]
-    return render(template, view=writeup_view(derivation), tex_escape=tex_escape)
+    return render(
+        template, view=writeup_view(derivation), tex_escape=tex_escape, tex_breakable=tex_breakable
+    )
 
 
 def tex_escape(text: str) -> str:
@@ -213,6 +215,14 @@ def tex_escape(text: str) -> str:
         "#": r"\#", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
     }
     return "".join(table.get(ch, ch) for ch in text)
+
+
+def tex_breakable(text: str) -> str:
+    """`tex_escape`d text that may break after `-`, `,` and `:` (long inline network forms)."""
+    out = tex_escape(text)
+    for ch in "-,:":
+        out = out.replace(ch, ch + r"\allowbreak{}")
+    return out
 
 
 def run_derive(args) -> int:

@@ -118,9 +118,16 @@ def format_number(value: sp.Rational) -> str:
 
 def load(arg: str) -> Network:
     """A network from a command-line NET argument: a `.toml` path, or the inline form."""
-    if arg.endswith(".toml") or Path(arg).is_file():
+    if arg.endswith(".toml") or _is_file(arg):
         return load_file(arg)
     return parse_inline(arg)
+
+
+def _is_file(arg: str) -> bool:
+    try:
+        return Path(arg).is_file()
+    except (OSError, ValueError):  # too long or not a possible path: an inline network
+        return False
 
 
 def load_file(path: str | Path) -> Network:

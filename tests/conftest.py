@@ -30,3 +30,9 @@ def cli(capsys):
         return status, captured.out, captured.err
 
     return run
+
+
+@pytest.fixture
+def pdflatex():
+    """The pdflatex executable (a failure, not a skip, under CI=true when it is missing)."""
+    return pdflatex_or_fail()
