@@ -323,8 +323,14 @@ def _judge(diagnoser: Diagnoser, grad_name: str, key: str, got: list, note: str 
         result = ParamResult(key, True, abs_err, rel_err, expected_shape, got_shape)
         result.facts = {}
     if note:
+        if result.ok:
+            result.diagnosis = f"{note} (the returned gradient itself is right)"
+        elif "returned it" in note or result.facts.get("plain"):
+            result.diagnosis = note
+        else:
+            result.diagnosis = f"{note}; also: {result.diagnosis}"
         result.ok = False
-        result.diagnosis = note if result.diagnosis is None else f"{note}; also: {result.diagnosis}"
+        result.facts = {}
     return result
 
 

@@ -149,6 +149,12 @@ def variants(derivation: Derivation) -> list[Variant]:
             if other.name == act.name or not other.elementwise or not other.derivative.free_symbols:
                 continue
             o_alpha = other.default_alpha
+            # its f' formula fed this layer's own G and R (r(1 - r) on tanh's output), or f'(G)
+            candidates.append((
+                f"{other.name}R{l}",
+                f"uses {other.name}'s derivative where layer {l}'s {act.name}' belongs",
+                ActivationPrime(other.name, o_alpha, G, R),
+            ))
             candidates.append((
                 f"{other.name}{l}",
                 f"uses {other.name}'s derivative where layer {l}'s {act.name}' belongs",

@@ -1,0 +1,68 @@
+"""`gradscribe check NET (--python FILE:FUNC | --formula STR) [--batch N] [--json]`.
+
+Exit 0 when every judged gradient is right, 1 otherwise, 2 for bad input: a missing FILE or
+FUNC, a FUNC that is not callable, a formula outside the language (nothing of it is run).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+from derive import check, spec
+from derive.formula import FormulaError
+
+from .cli import UsageError
+
+
+def run_check(args) -> int:
+    net = spec.load(args.net)
+    if args.batch is not None and args.batch < 1:
+        raise UsageError("--batch must be at least 1")
+    if args.formula is not None:
+        try:
+            report = check.check_formula(net, args.formula, batch=args.batch)
+        except FormulaError as exc:
+            raise UsageError(f"--formula: {exc}") from None
+    else:
+        func = load_function(args.python)
+        report = check.check_function(net, func, batch=args.batch)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print(report.table())
+    return 0 if report.ok else 1
+
+
+def load_function(target: str):
+    """FUNC from ``FILE:FUNC``, FILE imported with its folder importable (like ``python FILE``)."""
+    path_text, sep, name = target.rpartition(":")
+    if not sep or not path_text or not name:
+        raise UsageError(f"--python: expected FILE:FUNC, got '{target}'")
+    path = Path(path_text)
+    if not path.is_file():
+        raise UsageError(f"--python: no such file '{path_text}'")
+    folder = str(path.resolve().parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    module_name = f"_gradscribe_check_{abs(hash(str(path.resolve())))}"
+    try:
+        module_spec = importlib.util.spec_from_file_location(module_name, path)
+        if module_spec is None or module_spec.loader is None:
+            raise UsageError(f"--python: cannot import '{path_text}'")
+        module = importlib.util.module_from_spec(module_spec)
+        sys.modules[module_name] = module
+        module_spec.loader.exec_module(module)
+    except UsageError:
+        raise
+    except Exception as exc:  # the user's module failing to import is bad input
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise UsageError(f"--python: importing '{path_text}' failed: {type(exc).__name__}: {first}") from None
+    if not hasattr(module, name):
+        raise UsageError(f"--python: '{path_text}' has no function '{name}'")
+    func = getattr(module, name)
+    if not callable(func):
+        raise UsageError(f"--python: '{name}' in '{path_text}' is not callable")
+    return func
