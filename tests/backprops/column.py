@@ -1,7 +1,8 @@
 """Hand-written backward passes, column layout (G = W @ R + B), most of them deliberately wrong.
 
 `EXPECTED` maps each function to the diagnosis (a fragment) the checker must give every
-parameter it gets wrong; parameters not listed must be judged right. `ERRORS` lists
+parameter it gets wrong; parameters not listed must be judged right, or, where a "*" entry
+is given, be wrong with that fragment. `ERRORS` lists
 functions that raise, with a fragment of the report's error.
 """
 
@@ -166,12 +167,12 @@ EXPECTED = {
     "sign_flipped": {
         "W3": "factor of -1",
         "B3": "factor of -1",
-        "W2": "same factor as layer 3, so the error starts in layer 3",
-        "B1": "same factor as layer 3, so the error starts in layer 3",
+        "*": "same factor as layer 3, so the error starts in layer 3",
     },
     "no_output_mean": {
         "W3": "dW3 (layer 3) is off by a factor of 2",
-        "W1": "the error starts in layer 3",
+        "B3": "dB3 (layer 3) is off by a factor of 2",
+        "*": "the error starts in layer 3",
     },
     "mean_over_batch": {"W1": "dW1 (layer 1) is off by a factor of 1/N"},
     "bias_over_units": {"B1": "summed over the units of layer 1 instead of over the batch"},

@@ -1,7 +1,8 @@
 """Hand-written backward passes, row layout (G = R @ W + B, B of shape (n,)).
 
 `EXPECTED` maps each function to the diagnosis (a fragment) the checker must give every
-parameter it gets wrong; parameters not listed must be judged right. `ERRORS` lists
+parameter it gets wrong; parameters not listed must be judged right, or, where a "*" entry
+is given, be wrong with that fragment. `ERRORS` lists
 functions that raise, with a fragment of the report's error.
 """
 
@@ -113,12 +114,13 @@ EXPECTED = {
     "transposed": {"W3": "dW3 is transposed (layer 3): shape (3, 4) where (4, 3) belongs"},
     "no_batch_mean": {
         "W3": "dW3 (layer 3) is off by a factor of N (summed over the batch where the loss averages",
-        "B2": "the error starts in layer 3",
-        "W1": "the error starts in layer 3",
+        "B3": "dB3 (layer 3) is off by a factor of N",
+        "*": "the error starts in layer 3",
     },
     "no_output_mean": {
+        "W3": "off by a factor of n_L = 3",
         "B3": "off by a factor of n_L = 3",
-        "W2": "the error starts in layer 3",
+        "*": "the error starts in layer 3",
     },
     "extra_n_out": {"B3": "dB3 (layer 3) is off by a factor of 1/n_L = 1/3"},
     "bias_over_units": {"B2": "summed over the units of layer 2 instead of over the batch"},
@@ -133,8 +135,14 @@ EXPECTED = {
         "W1": "leaves out the activation derivative sigmoid'(G1) of layer 1",
         "B1": "leaves out the activation derivative sigmoid'(G1) of layer 1",
     },
-    "tanh_for_sigmoid": {"W1": "uses tanh's derivative where layer 1's sigmoid' belongs"},
-    "sigmoid_prime_of_r": {"W1": "computes layer 1's sigmoid'(·) at R1 instead of G1"},
+    "tanh_for_sigmoid": {
+        "W1": "uses tanh's derivative where layer 1's sigmoid' belongs",
+        "B1": "uses tanh's derivative where layer 1's sigmoid' belongs",
+    },
+    "sigmoid_prime_of_r": {
+        "W1": "computes layer 1's sigmoid'(·) at R1 instead of G1",
+        "B1": "computes layer 1's sigmoid'(·) at R1 instead of G1",
+    },
     "in_place_returns_params": {
         k: "updated params['%s'] in place and returned it as its gradient" % k
         for k in ("W1", "B1", "W2", "B2", "W3", "B3")

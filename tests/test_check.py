@@ -1,0 +1,179 @@
+"""`check --python`: right code judged right, every planted slip named, the CLI's exit codes."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from codegen.cli import main
+from derive.check import check_function
+
+BACKPROPS = Path(__file__).parent / "backprops"
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(f"backprops_{name}", BACKPROPS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+MODULES = {name: _load(name) for name in ("column", "row")}
+CASES = [(m, f) for m, mod in MODULES.items() for f in mod.EXPECTED]
+ERROR_CASES = [(m, f) for m, mod in MODULES.items() for f in mod.ERRORS]
+
+
+@pytest.mark.parametrize("layout,func", CASES)
+def test_each_backward_pass_gets_its_diagnosis(layout, func):
+    mod = MODULES[layout]
+    report = check_function(mod.NET, getattr(mod, func))
+    expected = mod.EXPECTED[func]
+    assert report.error is None
+    for name, result in report.params.items():
+        fragment = expected.get(name, expected.get("*"))
+        if fragment is not None:
+            assert not result.ok, f"{func}: {name} judged right"
+            assert fragment in result.diagnosis, f"{func}: {name}: {result.diagnosis}"
+        else:
+            assert result.ok, f"{func}: {name} judged wrong: {result.diagnosis}"
+    assert report.ok == (not expected)
+
+
+@pytest.mark.parametrize("layout,func", ERROR_CASES)
+def test_a_raising_function_is_reported_not_a_crash(layout, func):
+    mod = MODULES[layout]
+    report = check_function(mod.NET, getattr(mod, func))
+    assert not report.ok
+    assert mod.ERRORS[func] in report.error
+    assert report.to_json()["ok"] is False
+
+
+def test_single_sample_code_is_right_with_batch_one():
+    mod = MODULES["row"]
+    assert check_function(mod.NET, mod.single_sample, batch=1).ok
+
+
+def test_in_place_updates_leave_the_callers_draws_alone():
+    mod = MODULES["column"]
+    report = check_function(mod.NET, mod.in_place)
+    assert all("(the returned gradient itself is right)" in p.diagnosis for p in report.params.values())
+
+
+def test_draws_are_deterministic_and_report_json_has_the_contract_shape():
+    mod = MODULES["column"]
+    a = check_function(mod.NET, mod.twice).to_json()
+    b = check_function(mod.NET, mod.twice).to_json()
+    assert a == b
+    assert set(a) == {"ok", "params"}
+    for entry in a["params"].values():
+        assert set(entry) == {"ok", "max_abs_err", "max_rel_err", "expected_shape", "got_shape",
+                              "diagnosis"}
+    assert a["params"]["W3"]["expected_shape"] == [2, 4]
+    assert a["params"]["W1"]["diagnosis"] is None
+
+
+def test_report_repr_and_markdown():
+    mod = MODULES["row"]
+    report = check_function(mod.NET, mod.missing_tanh_prime)
+    text = repr(report)
+    assert "WRONG" in text and "tanh'(G2)" in text and "(4,)" in text
+    md = report._repr_markdown_()
+    assert md.splitlines()[2].startswith("| param | verdict |")
+
+
+def test_unknown_key_and_non_numbers_are_wrong():
+    mod = MODULES["column"]
+
+    def renamed(params, X, T):
+        return {"dW1": mod.backprop(params, X, T)["W1"]}
+
+    report = check_function(mod.NET, renamed)
+    assert not report.ok and "not a parameter" in report.params["dW1"].diagnosis
+
+    def strings(params, X, T):
+        return {"W1": "nope"}
+
+    assert "not an array of numbers" in check_function(mod.NET, strings).params["W1"].diagnosis
+
+
+def test_kinked_layers_are_drawn_away_from_zero():
+    from derive.chain import derive
+    from derive.check import KINK_MARGIN, draw
+    from derive.spec import load
+
+    derivation = derive(load("5-30-30-2:relu,leaky_relu,identity:mse"))
+    rng = np.random.default_rng(1)
+    for batch in (3, 7):
+        d = draw(derivation, batch, rng)
+        assert min(np.min(np.abs(d.values[f"G{l}"])) for l in (1, 2)) >= KINK_MARGIN
+
+
+# ------------------------------------------------------------------------------ command line
+
+
+def _run(capsys, *args):
+    status = main(list(args))
+    out = capsys.readouterr()
+    return status, out.out, out.err
+
+
+def test_cli_right_code_exits_0(capsys):
+    mod = MODULES["column"]
+    status, out, _ = _run(capsys, "check", mod.NET, "--python", f"{BACKPROPS / 'column.py'}:right")
+    assert status == 0 and "all right" in out
+
+
+def test_cli_wrong_code_exits_1_with_json(capsys):
+    mod = MODULES["row"]
+    status, out, _ = _run(capsys, "check", mod.NET, "--python",
+                          f"{BACKPROPS / 'row.py'}:bias_keepdims", "--json")
+    assert status == 1
+    data = json.loads(out)
+    assert data["ok"] is False
+    assert data["params"]["B2"]["got_shape"] == [1, 4]
+    assert data["params"]["B2"]["expected_shape"] == [4]
+    assert data["params"]["W1"]["ok"] is True
+
+
+def test_cli_batch_option(capsys):
+    mod = MODULES["row"]
+    target = f"{BACKPROPS / 'row.py'}:single_sample"
+    assert _run(capsys, "check", mod.NET, "--python", target)[0] == 1
+    assert _run(capsys, "check", mod.NET, "--python", target, "--batch", "1")[0] == 0
+
+
+def test_cli_file_folder_is_importable(tmp_path, capsys):
+    (tmp_path / "helpers.py").write_text("SCALE = 2.0\n")
+    (tmp_path / "mine.py").write_text(
+        "import numpy as np\nfrom helpers import SCALE\n"
+        "def grads(params, X, T):\n    return {'B1': SCALE * np.zeros((1, 1))}\n"
+    )
+    status, out, err = _run(capsys, "check", "1-1:identity:mse", "--python", f"{tmp_path / 'mine.py'}:grads")
+    assert status == 1, err
+    assert "B1" in out
+
+
+@pytest.mark.parametrize(
+    "target,message",
+    [
+        ("nowhere/missing.py:f", "no such file"),
+        ("{dir}/column.py:no_such_function", "has no function"),
+        ("{dir}/column.py:NET", "is not callable"),
+        ("{dir}/column.py", "expected FILE:FUNC"),
+    ],
+)
+def test_cli_bad_targets_exit_2(capsys, target, message):
+    status, out, err = _run(capsys, "check", "3-4-4-2:tanh,relu,sigmoid:mse", "--python",
+                            target.format(dir=BACKPROPS))
+    assert status == 2
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_bad_batch_exits_2(capsys):
+    status, _, err = _run(capsys, "check", "2-1:identity:mse", "--formula", "dW1 = D1 @ X.T",
+                          "--batch", "0")
+    assert status == 2 and "--batch" in err
