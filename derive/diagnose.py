@@ -276,14 +276,18 @@ class Diagnoser:
         if all(abs(c) < 1e-12 for c in ratios):
             return "0 (it is all zeros)", 0.0
         n_out = self.net.sizes[-1]
+        matches = []
         for index in range(len(_factor_names(1, n_out))):
             ok = True
             for c, d in zip(ratios, self.draws):
                 value, _ = _factor_names(d.batch, n_out)[index]
                 ok &= abs(c - value) <= 1e-6 * abs(value)
             if ok:
-                value, text = _factor_names(self.draws[0].batch, n_out)[index]
-                return text, ("table", index)
+                matches.append(index)
+        if matches:
+            # several names can fit one factor (2 and n_L = 2; N and n_L with a fixed batch)
+            names = _factor_names(self.draws[0].batch, n_out)
+            return " or ".join(names[i][1] for i in matches), ("table", matches[0])
         if max(ratios) - min(ratios) <= 1e-6 * max(abs(c) for c in ratios):
             c = ratios[0]
             frac = Fraction(c).limit_denominator(1000)

@@ -163,7 +163,7 @@ class _Checker:
         value = node.value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             self.fail(node, "only numbers are allowed as constants")
-        if not np.isfinite(value) or abs(value) > MAX_LITERAL:
+        if (isinstance(value, float) and not np.isfinite(value)) or abs(value) > MAX_LITERAL:
             self.fail(node, f"number out of range (at most {MAX_LITERAL:.0e} in size)")
         return ("num", value)
 
