@@ -7,6 +7,7 @@ import json
 from derive import proof, spec
 
 from .cli import UsageError
+from .finite_differences import TOLERANCE, check_kernel
 
 
 def run_verify(args) -> int:
@@ -15,11 +16,39 @@ def run_verify(args) -> int:
         if getattr(args, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
     report = proof.prove(net, max_width=args.max_width, batch=args.batch, points=args.points)
+    differences = check_kernel(net)
+    kernel_ok = all(d.ok for d in differences)
     if args.json:
-        print(json.dumps(report.to_json(), indent=2, sort_keys=False))
+        data = report.to_json()
+        data["ok"] = report.ok and kernel_ok
+        data["finite_differences"] = {
+            "ok": kernel_ok,
+            "tolerance": TOLERANCE,
+            "params": {
+                d.name: {"ok": d.ok, "analytic": d.analytic, "numeric": d.numeric, "rel_err": d.rel_err}
+                for d in differences
+            },
+        }
+        print(json.dumps(data, indent=2))
     else:
         print(format_report(report))
-    return 0 if report.ok else 1
+        print(format_differences(differences))
+    return 0 if report.ok and kernel_ok else 1
+
+
+def format_differences(differences) -> str:
+    """The finite-difference check of the generated kernel, one line per parameter."""
+    worst = max(d.rel_err for d in differences)
+    lines = [
+        f"generated NumPy kernel vs central finite differences (float64, full sizes), "
+        f"max relative error {worst:.1e} (tolerance {TOLERANCE:g})"
+    ]
+    for d in differences:
+        if not d.ok:
+            lines.append(
+                f"  FAIL {d.name}: backward gives {d.analytic!r}, finite differences {d.numeric!r}"
+            )
+    return "\n".join(lines)
 
 
 def format_report(report: proof.ProofReport) -> str:
