@@ -1,0 +1,85 @@
+"""`gradscribe regenerate [--check]` and the kernels committed in generated/."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from derive.spec import DEFAULT_SPEC, load_file
+
+GENERATED = Path(__file__).resolve().parent.parent / "generated"
+
+
+@pytest.fixture
+def copy(tmp_path):
+    """A copy of generated/ to edit."""
+    target = tmp_path / "generated"
+    shutil.copytree(GENERATED, target)
+    return target
+
+
+def test_committed_kernels_are_up_to_date(cli):
+    status, out, err = cli("regenerate", "--check", "--dir", str(GENERATED))
+    assert status == 0, out + err
+    assert out.strip() == "all 4 generated kernels up to date"
+
+
+def test_reference_networks():
+    nets = {path.stem: load_file(path) for path in sorted(GENERATED.glob("*.toml"))}
+    assert set(nets) == {"height_mlp", "row_regression", "softmax_classifier", "sigmoid_classifier"}
+    assert (GENERATED / "height_mlp.toml").read_text() == DEFAULT_SPEC
+    row = nets["row_regression"]
+    assert row.layout == "row" and row.activations[:-1] == ("relu",) * 3 and row.loss == "mse"
+    assert nets["softmax_classifier"].activations[-1] == "softmax"
+    assert nets["softmax_classifier"].loss == "cross_entropy"
+    assert nets["sigmoid_classifier"].activations[-1] == "sigmoid"
+    assert nets["sigmoid_classifier"].loss == "binary_cross_entropy"
+    for stem, net in nets.items():
+        assert net.name == stem
+
+
+def test_committed_kernels_run():
+    for path in sorted(GENERATED.glob("*.py")):
+        module_spec = importlib.util.spec_from_file_location(f"gen_{path.stem}", path)
+        module = importlib.util.module_from_spec(module_spec)
+        module_spec.loader.exec_module(module)
+        rng = np.random.default_rng(0)
+        params = module.init_params(rng)
+        sizes = module.SPEC["sizes"]
+        column = module.SPEC["layout"] == "column"
+        X = rng.standard_normal((sizes[0], 6) if column else (6, sizes[0]))
+        T = rng.random((sizes[-1], 6) if column else (6, sizes[-1]))
+        value, grads = module.loss_and_grads(params, X, T)
+        assert np.isfinite(value)
+        assert {k: g.shape for k, g in grads.items()} == {k: p.shape for k, p in params.items()}
+
+
+def test_check_fails_after_a_hand_edit_and_names_every_stale_file(cli, copy):
+    edited = copy / "softmax_classifier.py"
+    edited.write_text(edited.read_text().replace("# eq:dW1", "# edited by hand"))
+    (copy / "height_mlp.py").unlink()
+    status, out, _ = cli("regenerate", "--check", "--dir", str(copy))
+    assert status == 1
+    assert f"stale: {edited}" in out
+    assert f"missing: {copy / 'height_mlp.py'}" in out
+    assert "row_regression" not in out and "sigmoid_classifier" not in out
+
+
+def test_regenerate_rewrites_and_then_check_passes(cli, copy):
+    edited = copy / "sigmoid_classifier.py"
+    edited.write_text("# stale\n")
+    status, out, _ = cli("regenerate", "--dir", str(copy))
+    assert status == 0 and f"wrote {edited}" in out
+    assert edited.read_text() == (GENERATED / "sigmoid_classifier.py").read_text()
+    assert cli("regenerate", "--check", "--dir", str(copy))[0] == 0
+
+
+def test_bad_folder_is_a_usage_error(cli, tmp_path):
+    status, _, err = cli("regenerate", "--check", "--dir", str(tmp_path / "nowhere"))
+    assert status == 2 and len(err.strip().splitlines()) == 1
+    status, _, err = cli("regenerate", "--check", "--dir", str(tmp_path))
+    assert status == 2 and "no *.toml" in err
