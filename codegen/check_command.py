@@ -6,6 +6,7 @@ FUNC, a FUNC that is not callable, a formula outside the language (nothing of it
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import sys
@@ -28,7 +29,9 @@ def run_check(args) -> int:
             raise UsageError(f"--formula: {exc}") from None
     else:
         func = load_function(args.python)
-        report = check.check_function(net, func, batch=args.batch)
+        # FUNC's own prints go to stderr, so stdout stays the table or the JSON object
+        with contextlib.redirect_stdout(sys.stderr):
+            report = check.check_function(net, func, batch=args.batch)
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:

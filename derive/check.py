@@ -44,8 +44,8 @@ class ParamResult:
     def to_json(self) -> dict:
         return {
             "ok": self.ok,
-            "max_abs_err": self.max_abs_err,
-            "max_rel_err": self.max_rel_err,
+            "max_abs_err": _finite(self.max_abs_err),
+            "max_rel_err": _finite(self.max_rel_err),
             "expected_shape": list(self.expected_shape),
             "got_shape": None if self.got_shape is None else list(self.got_shape),
             "diagnosis": self.diagnosis,
@@ -120,6 +120,11 @@ class CheckReport:
             out += ["| " + " | ".join(str(c).replace("|", "\\|") for c in r) + " |" for r in rows]
         out += [f"- {n}" for n in self.notes]
         return "\n".join(out)
+
+
+def _finite(x):
+    """JSON has no infinity: a figure that is not finite is reported as null."""
+    return x if x is None or np.isfinite(x) else None
 
 
 def _num(x) -> str:
@@ -209,7 +214,9 @@ def check_function(net, func, batch: int | None = None, seed: int = 0) -> CheckR
     modified: dict[str, str] = {}
     for d in draws:
         params, X, T = _inputs(derivation, d)
+        passed = dict(params)
         originals = {k: v.copy() for k, v in params.items()}
+        x_before, t_before = X.copy(), T.copy()
         try:
             grads = func(params, X, T)
         except Exception as exc:  # the user's code: any failure is a finding, not a crash
@@ -218,14 +225,20 @@ def check_function(net, func, batch: int | None = None, seed: int = 0) -> CheckR
         if not isinstance(grads, dict):
             report.error = f"{name} returned {type(grads).__name__}, not a dict of gradients"
             return report
-        for k in params:
-            if k in params and not np.array_equal(params[k], originals[k]):
-                same = any(v is params[k] for v in grads.values())
+        for k, array in passed.items():
+            returned_it = any(v is array for v in grads.values())
+            if not np.array_equal(array, originals[k]):
                 modified[k] = (
                     f"{name} updated params['{k}'] in place"
-                    + (" and returned it as its gradient" if same else "")
+                    + (" and returned it as its gradient" if returned_it else "")
                     + "; a backward pass must return gradients and leave the parameters alone"
                 )
+            elif params.get(k) is not array:
+                modified[k] = (f"{name} replaced params['{k}'] in the caller's dict; a backward "
+                               "pass must return gradients and leave the parameters alone")
+        for label, before, after in (("X", x_before, X), ("T", t_before, T)):
+            if not np.array_equal(before, after) and f"{name} modified {label} in place" not in report.notes:
+                report.notes.append(f"{name} modified {label} in place")
         returned.append(grads)
 
     known = _param_names(net)
@@ -310,7 +323,10 @@ def _judge(diagnoser: Diagnoser, grad_name: str, key: str, got: list, note: str 
     ok = all(close(g, w) for g, w in zip(got, want))
     diagnosis = None
     if not ok:
-        diagnosis, facts = diagnoser.explain(grad_name, got)
+        try:
+            diagnosis, facts = diagnoser.explain(grad_name, got)
+        except Exception:  # a candidate that cannot be evaluated must not hide the verdict
+            diagnosis, facts = None, {}
         if diagnosis is None:
             figs = "" if abs_err is None else f": max abs error {abs_err:.3g}, max rel error {rel_err:.3g}"
             if got_shape != expected_shape:
@@ -354,9 +370,10 @@ def _propagation(report: CheckReport, net: Network) -> None:
                 p.diagnosis += (f"; the same factor as layer {top}, so the error starts in layer "
                                 f"{top} (δ{top}) and propagates down")
             elif facts.get("plain") and p.got_shape == p.expected_shape:
-                p.diagnosis = (f"d{p.name} (layer {l}) is wrong, but layer {top} above it is wrong "
-                               f"too: the error starts in layer {top} and propagates down to layer {l}"
-                               f" ({p.diagnosis.split(': ', 1)[1]})")
+                p.diagnosis = (f"d{p.name} (layer {l}) is wrong, and so is layer {top} above it: "
+                               f"the error most likely starts in layer {top}, the top-most wrong "
+                               f"layer, and propagates down to layer {l} "
+                               f"({p.diagnosis.split(': ', 1)[1]})")
 
 
 # --------------------------------------------------------------------------- formulas

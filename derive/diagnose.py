@@ -244,6 +244,9 @@ class Diagnoser:
                     return (f"{name} is wrong only because the error starts in layer {v.origin}, "
                             f"which {v.slip}, and propagates down to layer {layer}",
                             {"origin": v.origin})
+            update = self._parameter_update(name, layer, got, want)
+            if update is not None:
+                return update, {}
         else:
             if all(np.size(g) == w.size and close(np.reshape(g, w.shape), w) for g, w in zip(got, want)):
                 return (f"{name} (layer {layer}) has the right values in another shape: "
@@ -255,6 +258,27 @@ class Diagnoser:
             if reduction is not None:
                 return reduction, {}
         return None, {}
+
+    def _parameter_update(self, name, layer, got, want):
+        """A parameter (or a step W - lr dW) returned where its gradient belongs."""
+        if name[:2] not in ("dW", "dB"):
+            return None
+        params = [numpy_value(self.derivation, name[1:], d.env[name[1:]]) for d in self.draws]
+        if all(close(g, p) for g, p in zip(got, params)):
+            return f"{name} (layer {layer}) is the parameter {name[1:]} itself, not its gradient"
+        steps = []
+        for g, p, w in zip(got, params, want):
+            denom = float(np.sum(w * w))
+            if denom == 0:
+                return None
+            steps.append(float(np.sum((p - g) * w) / denom))
+        lr = steps[0]
+        if lr != 0 and all(abs(c - lr) <= 1e-6 * abs(lr) for c in steps) and all(
+            close(g, p - lr * w) for g, p, w in zip(got, params, want)
+        ):
+            return (f"{name} (layer {layer}) is an updated parameter {name[1:]} - {lr:.3g} * {name}, "
+                    f"not the gradient")
+        return None
 
     def _all_variants(self):
         if self._variants is None:

@@ -177,3 +177,19 @@ def test_cli_bad_batch_exits_2(capsys):
     status, _, err = _run(capsys, "check", "2-1:identity:mse", "--formula", "dW1 = D1 @ X.T",
                           "--batch", "0")
     assert status == 2 and "--batch" in err
+
+
+def test_cli_json_stays_parseable_when_func_prints(capsys):
+    mod = MODULES["row"]
+    status, out, err = _run(capsys, "check", mod.NET, "--python",
+                            f"{BACKPROPS / 'row.py'}:returns_params", "--json")
+    assert status == 1
+    assert json.loads(out)["ok"] is False
+    assert "debug output" in err
+
+
+def test_json_has_no_infinite_figures():
+    # a step network's gradients are all 0, so the relative error is not finite
+    data = check_function("2-2:step:mse", lambda p, X, T: {"W1": np.ones((2, 2))}).to_json()
+    json.dumps(data, allow_nan=False)
+    assert data["params"]["W1"]["max_rel_err"] is None

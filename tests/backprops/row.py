@@ -102,6 +102,16 @@ def in_place_returns_params(params, X, T):
     return params
 
 
+def returns_step(params, X, T):  # an optimiser step instead of the gradients
+    g = backprop(params, X, T)
+    return {k: params[k] - 0.05 * g[k] for k in g}
+
+
+def returns_params(params, X, T):
+    print("debug output goes to stderr under --json")
+    return dict(params)
+
+
 def single_sample(params, X, T):
     x, t = X[0], T[0]
     assert X.shape[0] == 1, "expects one sample"
@@ -143,6 +153,9 @@ EXPECTED = {
         "W1": "computes layer 1's sigmoid'(·) at R1 instead of G1",
         "B1": "computes layer 1's sigmoid'(·) at R1 instead of G1",
     },
+    "returns_step": {"*": "is an updated parameter"},
+    "returns_params": {"W2": "dW2 (layer 2) is the parameter W2 itself, not its gradient",
+                       "*": "itself, not its gradient"},
     "in_place_returns_params": {
         k: "updated params['%s'] in place and returned it as its gradient" % k
         for k in ("W1", "B1", "W2", "B2", "W3", "B3")
