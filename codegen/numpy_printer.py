@@ -158,7 +158,8 @@ class KernelPrinter(NumPyPrinter):
         return f"{code}.T" if _atomic(arg) else f"({code}).T"
 
     def _print_OneMatrix(self, expr):
-        return f"np.ones({self._print(expr.shape[0])}, {self._print(expr.shape[1])})"
+        # Only reached for a ones matrix that is not a broadcast or a batch sum.
+        return f"np.ones(({self._print(expr.shape[0])}, {self._print(expr.shape[1])}))"
 
     # ------------------------------------------------------------------ activations
 

@@ -37,6 +37,7 @@ def eq(net: str, name: str) -> str:
 def test_matrix_constructs():
     assert p(MatMul(W, R)) == "W2 @ R1"
     assert p(Transpose(W)) == "W2.T"
+    assert p(OneMatrix(N, 1)) == "np.ones((N, 1))"
     assert p(MatMul(Transpose(W), D)) == "W2.T @ D2"
     assert p(HadamardProduct(G, R)) == "G1 * R1"
     assert p(MatMul(sp.Rational(1, 2) / N, G)) == "G1 / (2*N)"
