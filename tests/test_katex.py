@@ -1,0 +1,77 @@
+"""The Markdown write-ups' math renders in KaTeX (the real library, run with node)."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from codegen.writeup import render_writeup
+from derive import activations, spec
+from derive.chain import derive
+
+HERE = Path(__file__).parent
+KATEX_DIRS = [
+    Path(os.environ.get("GRADSCRIBE_KATEX", "/nonexistent")),
+    HERE.parent / ".ci" / "node" / "node_modules" / "katex",
+]
+
+
+@pytest.fixture(scope="module")
+def katex():
+    node = shutil.which("node")
+    found = next((d for d in KATEX_DIRS if (d / "package.json").is_file()), None)
+    if node is None or found is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("node and KaTeX are missing under CI=true: .ci/run must install them")
+        pytest.skip("node or KaTeX not installed (npm install --prefix .ci/node katex)")
+    return node, str(found)
+
+
+def math_snippets(md: str):
+    """Every $$...$$ display block and $...$ inline piece of a Markdown text."""
+    snippets = [{"tex": m.strip(), "display": True} for m in re.findall(r"\$\$(.*?)\$\$", md, re.S)]
+    rest = re.sub(r"\$\$.*?\$\$", "", md, flags=re.S)
+    snippets += [{"tex": m, "display": False} for m in re.findall(r"\$([^$\n]+)\$", rest)]
+    return snippets
+
+
+def every_activation_net():
+    names = [a.name for a in activations.ACTIVATIONS.values() if a.elementwise]
+    sizes = "-".join(["2"] * (len(names) + 2))
+    acts = ",".join(n + ("@0.3" if activations.get(n).takes_alpha else "") for n in names)
+    return f"{sizes}:{acts},softmax:cross_entropy:row"
+
+
+@pytest.mark.parametrize(
+    "net",
+    [
+        "1-8-4-1:relu,relu,identity:mse",
+        every_activation_net(),
+        "3-4-2:elu,sigmoid:binary_cross_entropy",
+        "3-4-2:tanh,softplus:half_sse:row",
+    ],
+)
+def test_markdown_math_renders_in_katex(katex, net):
+    node, module = katex
+    md = render_writeup(derive(spec.load(net)), "md")
+    snippets = math_snippets(md)
+    assert len(snippets) > 20
+    result = subprocess.run(
+        [node, str(HERE / "katex" / "render.js"), module],
+        input=json.dumps(snippets), capture_output=True, text=True, timeout=60, check=True,
+    )
+    assert json.loads(result.stdout) == []
+
+
+def test_the_checker_catches_bad_math(katex):
+    node, module = katex
+    bad = [{"tex": r"\frac{1}{", "display": True}, {"tex": r"\label{x} x", "display": True}]
+    result = subprocess.run(
+        [node, str(HERE / "katex" / "render.js"), module],
+        input=json.dumps(bad), capture_output=True, text=True, timeout=60, check=True,
+    )
+    assert len(json.loads(result.stdout)) == 2
