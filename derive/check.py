@@ -94,8 +94,8 @@ class CheckReport:
         return "all right" if not bad else f"WRONG: {', '.join(bad)}"
 
     def table(self) -> str:
-        lines = [f"check {self.subject} on {self.network.inline()} "
-                 f"(batch sizes {', '.join(map(str, self.batches))})"]
+        lines = [(f"check {self.subject} on {self.network.inline()} "
+                 f"(batch sizes {', '.join(map(str, self.batches))})")]
         head, rows = self._rows()
         if rows:
             widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(6)]
@@ -219,7 +219,7 @@ def check_function(net, func, batch: int | None = None, seed: int = 0) -> CheckR
         x_before, t_before = X.copy(), T.copy()
         try:
             grads = func(params, X, T)
-        except Exception as exc:  # the user's code: any failure is a finding, not a crash
+        except Exception as exc:  # noqa: BLE001  # the user's code: any failure is a finding, not a crash
             report.error = _raised(derivation, func, exc, params, X, T, d.batch, rng)
             return report
         if not isinstance(grads, dict):
@@ -288,7 +288,7 @@ def _inputs(derivation: Derivation, d: Draw):
 def _shape_of(value):
     try:
         return tuple(np.shape(value))
-    except Exception:
+    except Exception:  # noqa: BLE001
         return None
 
 
@@ -302,7 +302,7 @@ def _raised(derivation, func, exc, params, X, T, batch, rng) -> str:
         try:
             func(p1, x1, t1)
             message += "; it runs for a batch of one, so it is probably written for a single sample"
-        except Exception:
+        except Exception:  # noqa: BLE001
             message += "; it fails for a batch of one too"
     return message
 
@@ -325,7 +325,7 @@ def _judge(diagnoser: Diagnoser, grad_name: str, key: str, got: list, note: str 
     if not ok:
         try:
             diagnosis, facts = diagnoser.explain(grad_name, got)
-        except Exception:  # a candidate that cannot be evaluated must not hide the verdict
+        except Exception:  # noqa: BLE001  # a candidate that cannot be evaluated must not hide the verdict
             diagnosis, facts = None, {}
         if diagnosis is None:
             figs = "" if abs_err is None else f": max abs error {abs_err:.3g}, max rel error {rel_err:.3g}"
@@ -444,7 +444,7 @@ def _exact_mismatch(derivation: Derivation, parsed, seed: int) -> str | None:
     for index in np.ndindex(want.shape):
         try:
             zero = exactly_zero(sp.sympify(got[index] - want[index]))
-        except Exception:  # an expression the identity test cannot reduce
+        except Exception:  # noqa: BLE001  # an expression the identity test cannot reduce
             zero = sp.simplify(got[index] - want[index]) == 0
         if not zero:
             return f"entry {index} differs"

@@ -19,7 +19,7 @@ from sympy import HadamardProduct
 from . import activations
 from .chain import Derivation, Equation
 from .evaluate import NumpyBackend, run
-from .nodes import ActivationPrime, Activated
+from .nodes import Activated, ActivationPrime
 
 RTOL = 1e-6
 
@@ -140,8 +140,8 @@ def variants(derivation: Derivation) -> list[Variant]:
         ))
         candidates.append((
             f"outG{l}",
-            f"uses G{l} where layer {l}'s {act.name}' formula needs the output R{l} "
-            f"(f' written in terms of r = f(z))",
+            (f"uses G{l} where layer {l}'s {act.name}' formula needs the output R{l} "
+            f"(f' written in terms of r = f(z))"),
             ActivationPrime(act.name, alpha, G, G),
         ))
         for other in activations.ACTIVATIONS.values():
@@ -185,8 +185,8 @@ def _factor_names(batch: int, n_out: int) -> list[tuple[float, str]]:
         (-1.0, "-1 (the sign is flipped)"),
         (-2.0, "-2"),
         (-0.5, "-1/2"),
-        (1.0 / batch, "1/N (divided by the batch size once too often: the loss's mean over the "
-                      "batch is already in δ; averaged where it should sum)"),
+        (1.0 / batch, ("1/N (divided by the batch size once too often: the loss's mean over the "
+                      "batch is already in δ; averaged where it should sum)")),
         (float(batch), "N (summed over the batch where the loss averages: a missing 1/N)"),
         (1.0 / n_out, f"1/n_L = 1/{n_out} (divided by the output width once too often)"),
         (float(n_out), f"n_L = {n_out} (a missing 1/n_L of the mean over the output units)"),
@@ -222,7 +222,6 @@ class Diagnoser:
         """One sentence for gradient `name` (dW2, dB2, D2), and facts for the propagation pass."""
         layer = int(name.lstrip("dWBD"))
         want = self.expected(name)
-        shapes = {np.shape(g) for g in got}
         if any(np.asarray(g).dtype == object or not np.all(np.isfinite(np.asarray(g, float))) for g in got):
             return f"{name} (layer {layer}) contains NaN or infinite values", {}
         w_shape = want[0].shape
@@ -241,19 +240,19 @@ class Diagnoser:
                 if all(close(g, w) for g, w in zip(got, self._variant_values(v, name))):
                     if v.origin == layer:
                         return f"{name}: {v.slip}", {"origin": layer}
-                    return (f"{name} is wrong only because the error starts in layer {v.origin}, "
-                            f"which {v.slip}, and propagates down to layer {layer}",
+                    return ((f"{name} is wrong only because the error starts in layer {v.origin}, "
+                            f"which {v.slip}, and propagates down to layer {layer}"),
                             {"origin": v.origin})
             update = self._parameter_update(name, layer, got, want)
             if update is not None:
                 return update, {}
         else:
             if all(np.size(g) == w.size and close(np.reshape(g, w.shape), w) for g, w in zip(got, want)):
-                return (f"{name} (layer {layer}) has the right values in another shape: "
-                        f"{shape_text(g_shape)} instead of {shape_text(w_shape)}", {"shape": True})
+                return ((f"{name} (layer {layer}) has the right values in another shape: "
+                        f"{shape_text(g_shape)} instead of {shape_text(w_shape)}"), {"shape": True})
             if len(w_shape) == 2 and all(close(g, w.T) for g, w in zip(got, want)):
-                return (f"{name} is transposed (layer {layer}): shape {shape_text(g_shape)} "
-                        f"where {shape_text(w_shape)} belongs", {})
+                return ((f"{name} is transposed (layer {layer}): shape {shape_text(g_shape)} "
+                        f"where {shape_text(w_shape)} belongs"), {})
             reduction = self._reduction(name, layer, got)
             if reduction is not None:
                 return reduction, {}
@@ -328,14 +327,14 @@ class Diagnoser:
         deltas = [np.asarray(d.values[f"D{layer}"], float) for d in self.draws]
         n = self.net.sizes[layer]
         ways = [
-            ("sum", unit_axis, f"summed over the units of layer {layer} instead of over the batch "
-                               f"(dB{layer} needs one entry per unit, {n} of them)"),
+            ("sum", unit_axis, (f"summed over the units of layer {layer} instead of over the batch "
+                               f"(dB{layer} needs one entry per unit, {n} of them)")),
             ("mean", unit_axis, f"averaged over the units of layer {layer} instead of summed over the batch"),
-            ("sum", None, f"collapsed to a scalar: δ{layer} summed over both the batch and the units "
-                          f"of layer {layer}"),
+            ("sum", None, (f"collapsed to a scalar: δ{layer} summed over both the batch and the units "
+                          f"of layer {layer}")),
             ("mean", None, f"collapsed to a scalar: the mean of δ{layer} over everything (layer {layer})"),
-            ("mean", batch_axis, f"averaged over the batch instead of summed (layer {layer}; the "
-                                 f"loss's 1/N is already in δ{layer}), in the wrong shape"),
+            ("mean", batch_axis, (f"averaged over the batch instead of summed (layer {layer}; the "
+                                 f"loss's 1/N is already in δ{layer}), in the wrong shape")),
             ("none", None, f"not reduced over the batch: it is δ{layer} itself (layer {layer})"),
         ]
         for op, axis, text in ways:

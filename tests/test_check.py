@@ -167,7 +167,7 @@ def test_cli_file_folder_is_importable(tmp_path, capsys):
     ],
 )
 def test_cli_bad_targets_exit_2(capsys, target, message):
-    status, out, err = _run(capsys, "check", "3-4-4-2:tanh,relu,sigmoid:mse", "--python",
+    status, _, err = _run(capsys, "check", "3-4-4-2:tanh,relu,sigmoid:mse", "--python",
                             target.format(dir=BACKPROPS))
     assert status == 2
     assert message in err and len(err.strip().splitlines()) == 1

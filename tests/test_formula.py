@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-import derive.formula as formula
 from codegen.cli import main
+from derive import formula
 from derive.check import check_formula
 from derive.formula import FormulaError, parse
 from derive.spec import load

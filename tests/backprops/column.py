@@ -214,7 +214,7 @@ EXPECTED = {
         "W1": "uses G1 where layer 1's tanh' formula needs the output R1",
         "B1": "uses G1 where layer 1's tanh' formula needs the output R1",
     },
-    "in_place": {k: "updated params['%s'] in place" % k for k in ("W1", "B1", "W2", "B2", "W3", "B3")},
+    "in_place": {k: f"updated params['{k}'] in place" for k in ("W1", "B1", "W2", "B2", "W3", "B3")},
     "unrelated": {"W3": "dW3 (layer 3): no simple cause found: max abs error"},
 }
 

@@ -157,7 +157,7 @@ EXPECTED = {
     "returns_params": {"W2": "dW2 (layer 2) is the parameter W2 itself, not its gradient",
                        "*": "itself, not its gradient"},
     "in_place_returns_params": {
-        k: "updated params['%s'] in place and returned it as its gradient" % k
+        k: f"updated params['{k}'] in place and returned it as its gradient"
         for k in ("W1", "B1", "W2", "B2", "W3", "B3")
     },
 }
