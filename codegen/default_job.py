@@ -9,6 +9,7 @@ from derive.chain import derive
 from derive.spec import default_network
 
 from .files import write_atomic
+from .kernel import render_kernel
 from .writeup import render_writeup
 
 
@@ -20,13 +21,8 @@ def run_default(out_dir: str) -> int:
     outputs = {
         out / "derivation.tex": render_writeup(derivation, "tex"),
         out / "derivation.md": render_writeup(derivation, "md"),
+        out / f"{net.name}.py": render_kernel(derivation),
     }
-    try:
-        from .kernel import render_kernel
-    except ImportError:  # the NumPy generator is not part of this build
-        render_kernel = None
-    if render_kernel is not None:
-        outputs[out / f"{net.name}.py"] = render_kernel(derivation)
     for path, text in outputs.items():
         write_atomic(path, text)
     report = proof.prove(net)
