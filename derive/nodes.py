@@ -13,7 +13,19 @@ from sympy.matrices.expressions.matexpr import MatrixExpr
 from . import activations
 
 
-class Activated(MatrixExpr):
+class _ActivationNode(MatrixExpr):
+    """Shared by the nodes below: args[0] names the activation, args[1] is its alpha."""
+
+    @property
+    def activation(self) -> activations.Activation:
+        return activations.get(self.args[0].name)
+
+    @property
+    def alpha(self):
+        return self.args[1] if self.activation.takes_alpha else None
+
+
+class Activated(_ActivationNode):
     """f(A): activation `name` (with `alpha`) applied to the matrix A.
 
     Elementwise for every activation but softmax, which normalises over the unit axis
@@ -23,14 +35,6 @@ class Activated(MatrixExpr):
     def __new__(cls, name: str, alpha, arg: MatrixExpr, axis: int = 0):
         alpha = sp.S.Zero if alpha is None else sp.sympify(alpha)
         return super().__new__(cls, _str(name), alpha, arg, sp.Integer(axis))
-
-    @property
-    def activation(self) -> activations.Activation:
-        return activations.get(self.args[0].name)
-
-    @property
-    def alpha(self):
-        return self.args[1] if self.activation.takes_alpha else None
 
     @property
     def arg(self) -> MatrixExpr:
@@ -45,20 +49,12 @@ class Activated(MatrixExpr):
         return self.arg.shape
 
 
-class ActivationPrime(MatrixExpr):
+class ActivationPrime(_ActivationNode):
     """f'(G): the elementwise derivative of an activation at G, given its output R = f(G)."""
 
     def __new__(cls, name: str, alpha, g: MatrixExpr, out: MatrixExpr):
         alpha = sp.S.Zero if alpha is None else sp.sympify(alpha)
         return super().__new__(cls, _str(name), alpha, g, out)
-
-    @property
-    def activation(self) -> activations.Activation:
-        return activations.get(self.args[0].name)
-
-    @property
-    def alpha(self):
-        return self.args[1] if self.activation.takes_alpha else None
 
     @property
     def g(self) -> MatrixExpr:
