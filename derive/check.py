@@ -269,9 +269,34 @@ def check_function(net, func, batch: int | None = None, seed: int = 0) -> CheckR
             report.params[key] = ParamResult(
                 key, False, None, None, tuple(numpy_value(derivation, key, draws[0].env[key]).shape),
                 None, note)
+    if batch is None:
+        _single_sample_hint(report, derivation, func, rng)
     _propagation(report, net)
     report.params = {k: report.params[k] for k in sorted(report.params, key=_order(known))}
     return report
+
+
+def _single_sample_hint(report: CheckReport, derivation: Derivation, func, rng) -> None:
+    """Unexplained wrong gradients that are right for a batch of one: code for one sample."""
+    unexplained = [p for p in report.params.values()
+                   if not p.ok and getattr(p, "facts", {}).get("plain")]
+    if not unexplained:
+        return
+    one = draw(derivation, 1, rng)
+    params, X, T = _inputs(derivation, one)
+    try:
+        grads = func(params, X, T)
+    except Exception:  # noqa: BLE001  # the user's code
+        return
+    for p in unexplained:
+        try:
+            got = np.asarray(grads.get(p.name), dtype=float)
+        except (TypeError, ValueError, AttributeError):
+            continue
+        if close(got, numpy_value(derivation, "d" + p.name, one.values["d" + p.name])):
+            p.diagnosis += ("; it is right for a batch of one, so the code is probably written for "
+                            "a single sample")
+            p.facts = {}
 
 
 def _order(known):
@@ -414,6 +439,9 @@ def check_formula(net, text: str, batch: int | None = None, seed: int = 0) -> Ch
         else:
             report.notes.append(f"{parsed.lhs} is also exactly equal to the derivation's "
                                 f"(exact point, N = 2)")
+    elif result.ok:
+        report.notes.append(f"judged numerically only: exact judgement is for widths up to "
+                            f"{EXACT_MAX_WIDTH}")
     report.params[parsed.lhs] = result
     return report
 

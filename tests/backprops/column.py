@@ -137,6 +137,13 @@ def single_sample(params, X, T):
     return g
 
 
+def outer_products(params, X, T):
+    """dW1 as np.outer(dB1, x): right for a batch of one, silently wrong for a batch."""
+    g = backprop(params, X, T)
+    g["W1"] = np.outer(g["B1"], X[:, 0])
+    return g
+
+
 def always_raises(params, X, T):
     raise RuntimeError("not implemented yet")
 
@@ -215,6 +222,7 @@ EXPECTED = {
         "B1": "uses G1 where layer 1's tanh' formula needs the output R1",
     },
     "in_place": {k: f"updated params['{k}'] in place" for k in ("W1", "B1", "W2", "B2", "W3", "B3")},
+    "outer_products": {"W1": "it is right for a batch of one, so the code is probably written for a single sample"},
     "unrelated": {"W3": "dW3 (layer 3): no simple cause found: max abs error"},
 }
 
