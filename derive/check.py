@@ -423,25 +423,34 @@ def check_formula(net, text: str, batch: int | None = None, seed: int = 0) -> Ch
         try:
             got.append(np.asarray(formula_lang.evaluate(parsed, env, d.batch, net), dtype=float))
         except formula_lang.FormulaShapeError as exc:
-            want = numpy_value(derivation, parsed.lhs, d.values[parsed.lhs])
-            report.params[parsed.lhs] = ParamResult(
-                parsed.lhs, False, None, None, tuple(want.shape), None,
-                f"{parsed.lhs} (layer {parsed.layer}): the shapes do not conform: {exc} (N = {d.batch})")
-            return report
+            why = f"the shapes do not conform: {exc} (N = {d.batch})"
+        except Exception as exc:  # noqa: BLE001  # e.g. an overflow NumPy raises on
+            why = f"it cannot be evaluated: {type(exc).__name__}: {exc}"
+        else:
+            continue
+        want = numpy_value(derivation, parsed.lhs, d.values[parsed.lhs])
+        report.params[parsed.lhs] = ParamResult(
+            parsed.lhs, False, None, None, tuple(want.shape), None,
+            f"{parsed.lhs} (layer {parsed.layer}): {why}")
+        return report
     diagnoser = Diagnoser(derivation, draws)
     result = _judge(diagnoser, parsed.lhs, parsed.lhs, got, None)
-    if result.ok and max(net.sizes) <= EXACT_MAX_WIDTH:
-        mismatch = _exact_mismatch(derivation, parsed, seed)
-        if mismatch:
-            result.ok = False
-            result.diagnosis = (f"{parsed.lhs} (layer {parsed.layer}) agrees numerically but not "
-                                f"exactly: {mismatch}")
-        else:
-            report.notes.append(f"{parsed.lhs} is also exactly equal to the derivation's "
-                                f"(exact point, N = 2)")
-    elif result.ok:
+    if result.ok and max(net.sizes) > EXACT_MAX_WIDTH:
         report.notes.append(f"judged numerically only: exact judgement is for widths up to "
                             f"{EXACT_MAX_WIDTH}")
+    elif result.ok:
+        try:
+            mismatch = _exact_mismatch(derivation, parsed, seed)
+        except _ExactUnavailable as exc:
+            report.notes.append(f"judged numerically only: the exact evaluation failed ({exc})")
+        else:
+            if mismatch:
+                result.ok = False
+                result.diagnosis = (f"{parsed.lhs} (layer {parsed.layer}) agrees numerically but "
+                                    f"not exactly: {mismatch}")
+            else:
+                report.notes.append(f"{parsed.lhs} is also exactly equal to the derivation's "
+                                    f"(exact point, N = 2)")
     report.params[parsed.lhs] = result
     return report
 
@@ -456,6 +465,10 @@ def _formula_env(derivation: Derivation, values: dict, convert) -> dict:
     return env
 
 
+class _ExactUnavailable(Exception):
+    """The exact judgement could not be carried out (the numeric one stands)."""
+
+
 def _exact_mismatch(derivation: Derivation, parsed, seed: int) -> str | None:
     """None if the formula equals the derivation exactly at an exact random point (N = 2)."""
     batch = 2
@@ -466,14 +479,18 @@ def _exact_mismatch(derivation: Derivation, parsed, seed: int) -> str | None:
         got = formula_lang.evaluate(parsed, exact_env, batch, derivation.network, exact=True)
     except formula_lang.FormulaShapeError as exc:
         return str(exc)
+    except Exception as exc:  # noqa: BLE001  # e.g. a comparison SymPy cannot decide
+        raise _ExactUnavailable(f"{type(exc).__name__}") from None
     want = exact_env[parsed.lhs]
     if got.shape != want.shape:
         return f"shape {shape_text(got.shape)} instead of {shape_text(want.shape)}"
     for index in np.ndindex(want.shape):
+        diff = sp.sympify(got[index] - want[index])
         try:
-            zero = exactly_zero(sp.sympify(got[index] - want[index]))
+            zero = exactly_zero(diff)
         except Exception:  # noqa: BLE001  # an expression the identity test cannot reduce
-            zero = sp.simplify(got[index] - want[index]) == 0
+            # fall back on 60 significant digits rather than an unbounded simplify
+            zero = abs(sp.N(diff, 60)) < sp.Float("1e-45")
         if not zero:
             return f"entry {index} differs"
     return None

@@ -291,9 +291,14 @@ def _describe(node) -> str:
 
 
 class FloatOps:
-    """NumPy float arrays."""
+    """NumPy float arrays; activations through the derivation's own NumPy backend."""
 
     exact = False
+
+    def __init__(self):
+        from .evaluate import NumpyBackend
+
+        self.backend = NumpyBackend()
 
     def number(self, value):
         return np.asarray(float(value))
@@ -303,16 +308,11 @@ class FloatOps:
             return _NUMPY_ELEMENTARY[name](a)
 
     def activation(self, act, alpha, a, axis):
-        from .evaluate import NumpyBackend
-
-        backend = NumpyBackend()
         with np.errstate(all="ignore"):
-            return backend.apply(act, alpha, np.asarray(a, float), axis)
+            return self.backend.apply(act, alpha, np.asarray(a, float), axis)
 
     def prime(self, act, alpha, a):
-        from .evaluate import NumpyBackend
-
-        backend = NumpyBackend()
+        backend = self.backend
         a = np.asarray(a, float)
         with np.errstate(all="ignore"):
             return backend.prime(act, alpha, a, backend.apply(act, alpha, a, 0))
@@ -373,13 +373,23 @@ class ExactOps:
         return self._map(lambda x: sp.Integer(1), a)
 
 
+_FLOAT_OPS: list = []
+
+
+def _float_ops() -> FloatOps:
+    """One shared FloatOps, so lambdified activations are built once per process."""
+    if not _FLOAT_OPS:
+        _FLOAT_OPS.append(FloatOps())
+    return _FLOAT_OPS[0]
+
+
 def evaluate(formula: Formula, env: dict, batch: int, net: Network, exact: bool = False):
     """The formula's value, symbols looked up in `env` (arrays as the NumPy code has them).
 
     Raises:
         FormulaShapeError: operands whose shapes do not conform (the message gives them).
     """
-    ops = ExactOps() if exact else FloatOps()
+    ops = ExactOps() if exact else _float_ops()
     unit_axis = 0 if net.layout == "column" else 1
     alphas = {}
     for index, layer in enumerate(net.layers, start=1):
