@@ -40,6 +40,9 @@ class ParamResult:
     expected_shape: tuple
     got_shape: tuple | None
     diagnosis: str | None = None
+    #: what the diagnosis established (a factor, the layer a slip starts in), for the
+    #: pass that links lower layers' errors to the layer where they start
+    facts: dict = field(default_factory=dict, repr=False, compare=False)
 
     def to_json(self) -> dict:
         return {
@@ -68,6 +71,7 @@ class CheckReport:
         return self.error is None and bool(self.params) and all(p.ok for p in self.params.values())
 
     def to_json(self) -> dict:
+        """The contract's JSON object; with an "error" key when FUNC raised or returned no dict."""
         out = {"ok": self.ok, "params": {k: v.to_json() for k, v in self.params.items()}}
         if self.error is not None:
             out["error"] = self.error
@@ -279,7 +283,7 @@ def check_function(net, func, batch: int | None = None, seed: int = 0) -> CheckR
 def _single_sample_hint(report: CheckReport, derivation: Derivation, func, rng) -> None:
     """Unexplained wrong gradients that are right for a batch of one: code for one sample."""
     unexplained = [p for p in report.params.values()
-                   if not p.ok and getattr(p, "facts", {}).get("plain")]
+                   if not p.ok and p.facts.get("plain")]
     if not unexplained:
         return
     one = draw(derivation, 1, rng)
@@ -358,11 +362,10 @@ def _judge(diagnoser: Diagnoser, grad_name: str, key: str, got: list, note: str 
                 figs = f": shape {shape_text(got_shape)} where {shape_text(expected_shape)} belongs" + figs
             diagnosis = f"{grad_name} (layer {int(key[1:])}): no simple cause found{figs}"
             facts = {"plain": True}
-        result = ParamResult(key, False, abs_err, rel_err, expected_shape, got_shape, diagnosis)
-        result.facts = facts
+        result = ParamResult(key, False, abs_err, rel_err, expected_shape, got_shape, diagnosis,
+                             facts)
     else:
         result = ParamResult(key, True, abs_err, rel_err, expected_shape, got_shape)
-        result.facts = {}
     if note:
         if result.ok:
             result.diagnosis = f"{note} (the returned gradient itself is right)"
@@ -385,12 +388,12 @@ def _propagation(report: CheckReport, net: Network) -> None:
     if len(wrong_layers) < 2:
         return
     top = wrong_layers[0]
-    top_factors = {str(getattr(p, "facts", {}).get("factor")) for p in by_layer[top] if not p.ok}
+    top_factors = {str(p.facts.get("factor")) for p in by_layer[top] if not p.ok}
     for l in wrong_layers[1:]:
         for p in by_layer[l]:
             if p.ok:
                 continue
-            facts = getattr(p, "facts", {})
+            facts = p.facts
             if "factor" in facts and str(facts["factor"]) in top_factors and l < top:
                 p.diagnosis += (f"; the same factor as layer {top}, so the error starts in layer "
                                 f"{top} (δ{top}) and propagates down")
