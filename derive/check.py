@@ -20,7 +20,7 @@ import sympy as sp
 from . import formula as formula_lang
 from .chain import Derivation, derive
 from .diagnose import Diagnoser, Draw, close, errors, numpy_value, shape_text
-from .evaluate import ExactBackend, NumpyBackend, run
+from .evaluate import ExactBackend, NumpyBackend, evaluate, run
 from .proof import draw_point, exactly_zero
 from .spec import Network, load
 
@@ -273,25 +273,71 @@ def check_function(net, func, batch: int | None = None, seed: int = 0) -> CheckR
             report.params[key] = ParamResult(
                 key, False, None, None, tuple(numpy_value(derivation, key, draws[0].env[key]).shape),
                 None, note)
+    at_one = _BatchOfOne(derivation, func, rng)
     if batch is None:
-        _single_sample_hint(report, derivation, func, rng)
-    _propagation(report, net)
+        _single_sample_hint(report, derivation, at_one)
+    _propagation(report, net, at_one)
     report.params = {k: report.params[k] for k in sorted(report.params, key=_order(known))}
     return report
 
 
-def _single_sample_hint(report: CheckReport, derivation: Derivation, func, rng) -> None:
+class _BatchOfOne:
+    """FUNC called once on a batch of one (lazily): there dB_l is δ_l itself, so the deltas the
+    code used can be read off its bias gradients."""
+
+    def __init__(self, derivation: Derivation, func, rng):
+        self.derivation, self.func, self.rng = derivation, func, rng
+        self._result = None
+
+    def get(self):
+        """(draw, grads), or None if FUNC fails there."""
+        if self._result is None:
+            one = draw(self.derivation, 1, self.rng)
+            params, X, T = _inputs(self.derivation, one)
+            try:
+                grads = self.func(params, X, T)
+            except Exception:  # noqa: BLE001  # the user's code
+                grads = None
+            self._result = (one, grads if isinstance(grads, dict) else None)
+        return None if self._result[1] is None else self._result
+
+    def own_step_right(self, l: int) -> dict:
+        """For W_l and B_l: are the returned gradients the right step from the δ_{l+1} the code
+        used (True/False)? Keys are missing where that cannot be told (no dB_{l+1}, FUNC
+        fails at N = 1, ...).
+        """
+        result = self.get()
+        if result is None:
+            return {}
+        one, grads = result
+        der = self.derivation
+        shape = tuple(int(d) for d in one.values[f"D{l + 1}"].shape)
+        try:
+            upper = np.asarray(grads.get(f"B{l + 1}"), dtype=float).reshape(shape)
+        except (TypeError, ValueError):
+            return {}
+        env = dict(one.values)
+        env[f"D{l + 1}"] = upper
+        env[f"D{l}"] = evaluate(der.equation(f"D{l}").rhs, env, 1, NumpyBackend())
+        out = {}
+        for key in (f"W{l}", f"B{l}"):
+            if key not in grads:
+                continue
+            want = evaluate(der.equation("d" + key).rhs, env, 1, NumpyBackend())
+            try:
+                out[key] = close(np.asarray(grads[key], dtype=float), numpy_value(der, "d" + key, want))
+            except (TypeError, ValueError):
+                pass
+        return out
+
+
+def _single_sample_hint(report: CheckReport, derivation: Derivation, at_one: _BatchOfOne) -> None:
     """Unexplained wrong gradients that are right for a batch of one: code for one sample."""
     unexplained = [p for p in report.params.values()
                    if not p.ok and p.facts.get("plain")]
-    if not unexplained:
+    if not unexplained or at_one.get() is None:
         return
-    one = draw(derivation, 1, rng)
-    params, X, T = _inputs(derivation, one)
-    try:
-        grads = func(params, X, T)
-    except Exception:  # noqa: BLE001  # the user's code
-        return
+    one, grads = at_one.get()
     for p in unexplained:
         try:
             got = np.asarray(grads.get(p.name), dtype=float)
@@ -378,8 +424,13 @@ def _judge(diagnoser: Diagnoser, grad_name: str, key: str, got: list, note: str 
     return result
 
 
-def _propagation(report: CheckReport, net: Network) -> None:
-    """Lower layers wrong because an upper layer is: name the layer where the error starts."""
+def _propagation(report: CheckReport, net: Network, at_one: _BatchOfOne | None = None) -> None:
+    """Lower layers wrong because an upper layer is: name the layer where the error starts.
+
+    A layer whose own step is right (its gradients follow from the δ the code used above it,
+    read off at a batch of one) only inherits the error; the layer it starts in is the nearest
+    one above whose own step is wrong, or the top-most wrong layer.
+    """
     by_layer: dict[int, list[ParamResult]] = {}
     for p in report.params.values():
         if p.name[1:].isdigit() and p.name[0] in "WB":
@@ -389,6 +440,7 @@ def _propagation(report: CheckReport, net: Network) -> None:
         return
     top = wrong_layers[0]
     top_factors = {str(p.facts.get("factor")) for p in by_layer[top] if not p.ok}
+    own = {}
     for l in wrong_layers[1:]:
         for p in by_layer[l]:
             if p.ok:
@@ -398,10 +450,28 @@ def _propagation(report: CheckReport, net: Network) -> None:
                 p.diagnosis += (f"; the same factor as layer {top}, so the error starts in layer "
                                 f"{top} (δ{top}) and propagates down")
             elif facts.get("plain") and p.got_shape == p.expected_shape:
-                p.diagnosis = (f"d{p.name} (layer {l}) is wrong, and so is layer {top} above it: "
-                               f"the error most likely starts in layer {top}, the top-most wrong "
-                               f"layer, and propagates down to layer {l} "
-                               f"({p.diagnosis.split(': ', 1)[1]})")
+                figures = p.diagnosis.split(": ", 1)[1]
+                if l not in own:
+                    own[l] = at_one.own_step_right(l) if at_one is not None else {}
+                if own[l].get(p.name) is False:
+                    p.diagnosis = (f"d{p.name} (layer {l}) has an error of its own: it does not "
+                                   f"follow from the δ{l + 1} the code used ({figures})")
+                    continue
+                if own[l].get(p.name):
+                    origin = top
+                    for j in range(l + 1, top):
+                        if j not in own:
+                            own[j] = at_one.own_step_right(j)
+                        if own[j].get(f"B{j}") is False:  # δ_j itself does not follow from δ_{j+1}
+                            origin = j
+                            break
+                    p.diagnosis = (f"d{p.name} (layer {l}) is wrong only because the error starts "
+                                   f"in layer {origin} and propagates down: its own step from "
+                                   f"δ{l + 1} is right ({figures})")
+                else:
+                    p.diagnosis = (f"d{p.name} (layer {l}) is wrong, and so is layer {top} above "
+                                   f"it: the error most likely starts in layer {top}, the top-most "
+                                   f"wrong layer, and propagates down to layer {l} ({figures})")
 
 
 # --------------------------------------------------------------------------- formulas

@@ -19,7 +19,7 @@ ACT = [np.tanh, lambda z: np.maximum(z, 0), sigmoid]
 PRIME_OF_R = [lambda r: 1 - r**2, lambda r: (r > 0).astype(float), lambda r: r * (1 - r)]
 
 
-def backprop(params, X, T, primes=None, scale=1.0, bias=None, mean_weights=()):
+def backprop(params, X, T, primes=None, scale=1.0, bias=None, mean_weights=(), top=None):
     """The right backward pass, with hooks to plant one slip."""
     N = X.shape[1]
     R, G = [X], [None]
@@ -31,6 +31,8 @@ def backprop(params, X, T, primes=None, scale=1.0, bias=None, mean_weights=()):
     if primes:
         fp.update(primes(G, R))
     D = scale * 2 * (P - T) / (N * T.shape[0]) * fp[3]
+    if top:
+        D = top(D, P, T)
     grads = {}
     for l in (3, 2, 1):
         grads[f"W{l}"] = D @ R[l - 1].T / (N if l in mean_weights else 1)
@@ -144,6 +146,16 @@ def outer_products(params, X, T):
     return g
 
 
+def odd_output_delta(params, X, T):  # an output delta with no simple cause, then right steps
+    return backprop(params, X, T, top=lambda D, P, T: D + 0.1 * np.cos(3 * P) / X.shape[1])
+
+
+def odd_delta_and_own_slip(params, X, T):  # the same, plus a slip of dW1's own
+    g = backprop(params, X, T, top=lambda D, P, T: D + 0.1 * np.cos(3 * P) / X.shape[1])
+    g["W1"] = g["W1"] + 0.05 * np.sin(g["W1"] * 9)
+    return g
+
+
 def always_raises(params, X, T):
     raise RuntimeError("not implemented yet")
 
@@ -223,6 +235,18 @@ EXPECTED = {
     },
     "in_place": {k: f"updated params['{k}'] in place" for k in ("W1", "B1", "W2", "B2", "W3", "B3")},
     "outer_products": {"W1": "it is right for a batch of one, so the code is probably written for a single sample"},
+    "odd_output_delta": {
+        "W3": "dW3 (layer 3): no simple cause found",
+        "B3": "dB3 (layer 3): no simple cause found",
+        "*": "is wrong only because the error starts in layer 3 and propagates down: its own step",
+    },
+    "odd_delta_and_own_slip": {
+        "W3": "dW3 (layer 3): no simple cause found",
+        "B3": "dB3 (layer 3): no simple cause found",
+        "W1": "dW1 (layer 1) has an error of its own: it does not follow from the δ2 the code used",
+        "B1": "dB1 (layer 1) is wrong only because the error starts in layer 3",
+        "*": "is wrong only because the error starts in layer 3 and propagates down: its own step",
+    },
     "unrelated": {"W3": "dW3 (layer 3): no simple cause found: max abs error"},
 }
 
