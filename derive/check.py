@@ -451,8 +451,14 @@ def _propagation(report: CheckReport, net: Network, at_one: _BatchOfOne | None =
                                 f"{top} (δ{top}) and propagates down")
             elif facts.get("plain") and p.got_shape == p.expected_shape:
                 figures = p.diagnosis.split(": ", 1)[1]
-                if l not in own:
-                    own[l] = at_one.own_step_right(l) if at_one is not None else {}
+                for j in (l, l + 1):
+                    if j not in own:
+                        own[j] = (at_one.own_step_right(j)
+                                  if at_one is not None and j < net.depth else {})
+                if own[l + 1].get(f"B{l + 1}") is False:
+                    # dB_{l+1} does not follow from the δ above it, so it may not be the δ_{l+1}
+                    # the code used: nothing to verify against
+                    own[l] = {}
                 if own[l].get(p.name) is False:
                     p.diagnosis = (f"d{p.name} (layer {l}) has an error of its own: it does not "
                                    f"follow from the δ{l + 1} the code used ({figures})")

@@ -19,7 +19,7 @@ ACT = [sigmoid, np.tanh, lambda z: z]
 PRIME_OF_R = [lambda r: r * (1 - r), lambda r: 1 - r**2, lambda r: np.ones_like(r)]
 
 
-def backprop(params, X, T, primes=None, scale=1.0, bias=None):
+def backprop(params, X, T, primes=None, scale=1.0, bias=None, top=None):
     """The right backward pass, with hooks to plant one slip."""
     N, n_out = T.shape
     R, G = [X], [None]
@@ -31,6 +31,8 @@ def backprop(params, X, T, primes=None, scale=1.0, bias=None):
     if primes:
         fp.update(primes(G, R))
     D = scale * 2 * (P - T) / (N * n_out) * fp[3]
+    if top:
+        D = top(D, P)
     grads = {}
     for l in (3, 2, 1):
         grads[f"W{l}"] = R[l - 1].T @ D
@@ -102,6 +104,16 @@ def in_place_returns_params(params, X, T):
     return params
 
 
+def odd_output_delta(params, X, T):  # an output delta with no simple cause, then right steps
+    return backprop(params, X, T, top=lambda D, P: D + 0.1 * np.cos(3 * P) / X.shape[0])
+
+
+def odd_delta_and_own_bias_slip(params, X, T):
+    g = backprop(params, X, T, top=lambda D, P: D + 0.1 * np.cos(3 * P) / X.shape[0])
+    g["B2"] = g["B2"] + 0.05 * np.sin(9 * g["B2"])
+    return g
+
+
 def returns_step(params, X, T):  # an optimiser step instead of the gradients
     g = backprop(params, X, T)
     return {k: params[k] - 0.05 * g[k] for k in g}
@@ -152,6 +164,19 @@ EXPECTED = {
     "sigmoid_prime_of_r": {
         "W1": "computes layer 1's sigmoid'(·) at R1 instead of G1",
         "B1": "computes layer 1's sigmoid'(·) at R1 instead of G1",
+    },
+    "odd_output_delta": {
+        "W3": "dW3 (layer 3): no simple cause found",
+        "B3": "dB3 (layer 3): no simple cause found",
+        "*": "is wrong only because the error starts in layer 3 and propagates down: its own step",
+    },
+    "odd_delta_and_own_bias_slip": {
+        "W3": "dW3 (layer 3): no simple cause found",
+        "B3": "dB3 (layer 3): no simple cause found",
+        "B2": "dB2 (layer 2) has an error of its own: it does not follow from the δ3 the code used",
+        "W2": "is wrong only because the error starts in layer 3",
+        # dB2 is not the δ2 the code used, so layer 1 cannot be verified: "most likely"
+        "*": "the error most likely starts in layer 3, the top-most wrong layer",
     },
     "returns_step": {"*": "is an updated parameter"},
     "returns_params": {"W2": "dW2 (layer 2) is the parameter W2 itself, not its gradient",
