@@ -247,12 +247,13 @@ class Diagnoser:
             if update is not None:
                 return update, {}
         else:
-            if all(np.size(g) == w.size and close(np.reshape(g, w.shape), w) for g, w in zip(got, want)):
-                return ((f"{name} (layer {layer}) has the right values in another shape: "
-                        f"{shape_text(g_shape)} instead of {shape_text(w_shape)}"), {"shape": True})
+            # A transposed row or column vector is also a reshape: say transposed first.
             if len(w_shape) == 2 and all(close(g, w.T) for g, w in zip(got, want)):
                 return ((f"{name} is transposed (layer {layer}): shape {shape_text(g_shape)} "
                         f"where {shape_text(w_shape)} belongs"), {})
+            if all(np.size(g) == w.size and close(np.reshape(g, w.shape), w) for g, w in zip(got, want)):
+                return ((f"{name} (layer {layer}) has the right values in another shape: "
+                        f"{shape_text(g_shape)} instead of {shape_text(w_shape)}"), {"shape": True})
             reduction = self._reduction(name, layer, got)
             if reduction is not None:
                 return reduction, {}
