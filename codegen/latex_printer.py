@@ -49,7 +49,11 @@ class WriteupLatexPrinter(LatexPrinter):
 
     def _print_MatMul(self, expr: MatMul) -> str:
         coeff, factors = _split_coefficient(expr)
-        body = " ".join(self._wrap(f, atomic_only=False, in_product=True) for f in factors)
+        # Matrix products are associative: a bare inner product needs no parentheses.
+        body = " ".join(
+            self._print(f) if _bare_product(f) else self._wrap(f, atomic_only=False, in_product=True)
+            for f in factors
+        )
         if coeff == 1:
             return body
         if coeff == -1:
@@ -110,6 +114,10 @@ class WriteupLatexPrinter(LatexPrinter):
             atomic_only and not isinstance(expr, (MatrixSymbol, OneMatrix))
         ) or (in_product and isinstance(expr, (HadamardProduct, MatMul)))
         return rf"\left({text}\right)" if needs else text
+
+
+def _bare_product(expr) -> bool:
+    return isinstance(expr, MatMul) and _split_coefficient(expr)[0] == 1
 
 
 def _split_coefficient(expr: MatMul):
