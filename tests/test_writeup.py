@@ -130,14 +130,21 @@ def test_a_spec_name_with_underscores_compiles(pdflatex, tmp_path):
 def test_depth_64_is_fast_and_linear():
     import time
 
-    def cost(depth):
-        net = spec.load("-".join(["3"] * (depth + 1)) + ":" + ",".join(["tanh"] * depth) + ":mse")
-        start = time.perf_counter()
-        text = render_writeup(derive(net), "tex")
-        return time.perf_counter() - start, text
+    def net(depth):
+        return spec.load("-".join(["3"] * (depth + 1)) + ":" + ",".join(["tanh"] * depth) + ":mse")
 
+    def cost(depth):
+        """The best of three timings of derive + LaTeX write-up (noise only adds time)."""
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            text = render_writeup(derive(net(depth)), "tex")
+            best = min(best, time.perf_counter() - start)
+        return best, text
+
+    cost(4)  # warm caches and imports
     t16, _ = cost(16)
     t64, text = cost(64)
     assert len(re.findall(r"\\tag\{dW\d+\}", text)) == 64
-    # Linear growth: 4x the depth should cost well under 16x (quadratic) the time.
+    # Linear growth: 4x the depth should cost about 4x, far from the 16x of quadratic growth.
     assert t64 / t16 < 8, (t16, t64)
