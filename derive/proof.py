@@ -100,11 +100,12 @@ def prove(
     results: dict[str, list] = {}
     for _ in range(points):
         env = draw_point(derivation, batch, rng)
-        derived = run(derivation, env, batch, ExactBackend())
+        values = NamedValues()
+        derived = run(derivation, env, batch, values)
         reference = _reference_gradients(derivation, env, derived, batch)
         for eq in derivation.backward:
             results.setdefault(eq.name, []).append(
-                _compare(reference[eq.name], derived[eq.name])
+                _compare(reference[eq.name], derived[eq.name], values)
             )
     for eq in derivation.backward:
         mismatches = [m for m in results[eq.name] if m is not None]
@@ -135,9 +136,10 @@ def draw_point(derivation: Derivation, batch: int, rng: random.Random) -> dict:
             rows, cols = _shape(derivation, name, batch)
             env[name] = sp.Matrix(rows, cols, lambda i, j: _rational(rng))
         env["T"] = _targets(derivation, batch, rng)
-        forward = run(derivation, env, batch, ExactBackend(), names=[f"G{net.depth}"])
+        values = NamedValues()
+        forward = run(derivation, env, batch, values, names=[f"G{net.depth}"])
         clear = all(
-            all(abs(v) >= KINK_MARGIN for v in forward[f"G{l}"])
+            all(abs(values.numeric(v)) >= KINK_MARGIN for v in forward[f"G{l}"])
             for l, layer in enumerate(net.layers, start=1)
             if layer.act.kink
         )
@@ -228,16 +230,91 @@ def _N():
     return N
 
 
+# ------------------------------------------------------------------------------ named values
+
+
+class NamedValues(ExactBackend):
+    """The exact backend, with every transcendental function value given a name.
+
+    Nested transcendental numbers (tanh of a sum of tanhs of ...) make SymPy's automatic
+    sign checks re-evaluate them numerically at every level, which costs exponentially in
+    depth. Here each exp/tanh/log application in an activation's output becomes a symbol
+    rho_k whose definition (in earlier names) is kept, so expressions stay polynomial in the
+    names and sums are never hidden inside a name. The identity test looks the definitions
+    up. Kinks (max, indicator, piecewise) take their branch from a 50-digit numeric shadow
+    of the names; points are drawn far from kinks, so the shadow only selects a branch and
+    never decides an equality.
+    """
+
+    _KINKS = (sp.Max, sp.Min, sp.Heaviside, sp.Piecewise)
+    _TRANSCENDENTAL = (sp.exp, sp.tanh, sp.log)
+
+    def __init__(self):
+        self.definitions: dict[sp.Symbol, sp.Expr] = {}
+        self._names: dict[sp.Expr, sp.Symbol] = {}
+        self._shadow: dict[sp.Symbol, sp.Float] = {}
+
+    def apply(self, act, alpha, a, axis: int):
+        return super().apply(act, alpha, a, axis).applyfunc(self._named)
+
+    def _named(self, value):
+        return self._name_atoms(self.resolve_kinks(value))
+
+    def resolve_kinks(self, expr):
+        """`expr` with every max, indicator and piecewise replaced by the branch that applies."""
+        return expr.replace(lambda e: isinstance(e, self._KINKS), self.branch)
+
+    def _name_atoms(self, expr):
+        if expr.is_Atom:
+            return expr
+        rebuilt = expr.func(*[self._name_atoms(a) for a in expr.args])
+        if not isinstance(rebuilt, self._TRANSCENDENTAL) and not (
+            rebuilt.is_Pow and rebuilt.base is sp.E
+        ):
+            return rebuilt
+        if rebuilt not in self._names:
+            symbol = sp.Symbol(f"rho{len(self.definitions)}", real=True)
+            self.definitions[symbol] = rebuilt
+            self._names[rebuilt] = symbol
+            self._shadow[symbol] = self.numeric(rebuilt)
+        return self._names[rebuilt]
+
+    def numeric(self, expr) -> sp.Float:
+        """A 50-digit value of `expr`, its names replaced by their shadows."""
+        return sp.N(expr.xreplace(self._shadow), 50)
+
+    def log_argument(self, expr):
+        """u if `expr` is a name for log(u), else None."""
+        definition = self.definitions.get(expr)
+        return definition.args[0] if isinstance(definition, sp.log) else None
+
+    def branch(self, expr):
+        """For max/min, an indicator or a piecewise: the piece that applies; else None."""
+        if isinstance(expr, (sp.Max, sp.Min)):
+            pick = max if isinstance(expr, sp.Max) else min
+            return pick(expr.args, key=self.numeric)
+        if isinstance(expr, sp.Heaviside):
+            return sp.Integer(1) if self.numeric(expr.args[0]) > 0 else sp.Integer(0)
+        if isinstance(expr, sp.Piecewise):
+            for piece, condition in expr.args:
+                holds = condition.xreplace(self._shadow)
+                if holds not in (sp.true, sp.false):
+                    holds = holds.evalf(50)
+                if holds == sp.true:
+                    return piece
+        return None
+
+
 # ------------------------------------------------------------------------------ comparison
 
 
-def _compare(reference: sp.Matrix, derived: sp.Matrix) -> str | None:
+def _compare(reference: sp.Matrix, derived: sp.Matrix, values=None) -> str | None:
     """None if equal entry by entry (exactly); else a description of the first mismatch."""
     if reference.shape != derived.shape:
         return f"shape {derived.shape} but dL/d has shape {reference.shape}"
     for i in range(reference.rows):
         for j in range(reference.cols):
-            if not exactly_zero(reference[i, j] - derived[i, j]):
+            if not exactly_zero(reference[i, j] - derived[i, j], values):
                 return (
                     f"entry ({i}, {j}): derived {sp.sstr(derived[i, j])[:80]} "
                     f"!= sympy.diff {sp.sstr(reference[i, j])[:80]}"
@@ -245,7 +322,7 @@ def _compare(reference: sp.Matrix, derived: sp.Matrix) -> str | None:
     return None
 
 
-def exactly_zero(expr: sp.Expr) -> bool:
+def exactly_zero(expr: sp.Expr, values: "NamedValues | None" = None) -> bool:
     """True if `expr` is identically 0 as a function of its transcendental atoms.
 
     A polynomial identity test over the integers modulo a 61-bit prime (Schwartz-Zippel):
@@ -258,7 +335,7 @@ def exactly_zero(expr: sp.Expr) -> bool:
     """
     if expr == 0:
         return True
-    return _Residue().of(expr) == 0
+    return _Residue(values).of(expr) == 0
 
 
 class NotReducible(ValueError):
@@ -273,8 +350,9 @@ _PRIME = 2**61 - 1
 class _Residue:
     """Reduces an expression to an integer modulo _PRIME, atoms replaced by hashed values."""
 
-    def __init__(self):
+    def __init__(self, values: "NamedValues | None" = None):
         self._memo: dict = {}
+        self._values = values
 
     def of(self, expr) -> int:
         if expr in self._memo:
@@ -308,20 +386,33 @@ class _Residue:
             if arg > _PRIME - arg:
                 return -self._atom("tanh", _PRIME - arg) % _PRIME
             return self._atom("tanh", arg)
+        if self._values is not None:
+            if expr in self._values.definitions:
+                return self.of(self._values.definitions[expr])
+            branch = self._values.branch(expr)
+            if branch is not None:
+                return self.of(branch)
         if expr.is_Atom:
             raise NotReducible(f"unexpected atom {expr}")
         return self._atom(type(expr).__name__, *[self.of(a) for a in expr.args])
 
     def _exp(self, arg) -> int:
         out = 1
+        if self._values is not None:  # a kink's branch may be a sum: split it like any other
+            arg = self._values.resolve_kinks(arg)
         for term in sp.Add.make_args(sp.expand(arg)):
             coeff, rest = term.as_coeff_Mul()
+            if self._values is not None and self._values.log_argument(rest) is not None:
+                rest = sp.log(self._values.log_argument(rest), evaluate=False)
             if isinstance(rest, sp.log):
                 if not coeff.is_Integer:
                     raise NotReducible(f"exp of {sp.sstr(term)[:60]}: a root of a log's argument")
                 out = out * self._power(self.of(rest.args[0]), int(coeff)) % _PRIME
                 continue
-            root = self._atom("exp", 1 if rest == 1 else self.of(rest))
+            key = 1 if rest == 1 else self.of(rest)
+            if key > _PRIME - key:  # exp(-m) = 1 / exp(m): one indeterminate for both
+                key, coeff = _PRIME - key, -coeff
+            root = self._atom("exp", key)
             power = coeff * EXP_ROOTS
             if not power.is_Integer:
                 raise NotReducible(f"exp of {sp.sstr(term)[:60]}: coefficient too fine")
