@@ -17,11 +17,13 @@ from pathlib import Path
 import numpy as np
 
 from derive.chain import derive
+from derive.proof import capped_network
 from derive.spec import Network
 
 from .kernel import render_kernel
 
 TOLERANCE = 1e-6
+MAX_PARAMETERS = 2_000_000
 KINK_CLEARANCE = 1e-3
 
 
@@ -72,8 +74,26 @@ def _clear_of_kinks(module, params, X) -> bool:
     return all(np.min(np.abs(g)) > KINK_CLEARANCE for g in pre)
 
 
+def sized_for_differences(net: Network) -> Network:
+    """`net`, or, past MAX_PARAMETERS, the same network with widths capped to fit."""
+    width = max(net.sizes)
+    while width > 1 and _parameters(capped_network(net, width)) > MAX_PARAMETERS:
+        width //= 2
+    return capped_network(net, width)
+
+
+def _parameters(net: Network) -> int:
+    sizes = net.sizes
+    return sum(sizes[i] * sizes[i + 1] + sizes[i + 1] for i in range(len(sizes) - 1))
+
+
 def check_kernel(net: Network, seed: int = 0, batch: int = 3, eps: float = 1e-6) -> list[ParamDifference]:
-    """Central differences against the generated kernel's backward, one row per parameter."""
+    """Central differences against the generated kernel's backward, one row per parameter.
+
+    Networks with more than MAX_PARAMETERS parameters are checked with capped widths
+    (`sized_for_differences`); the generated code is the same for every width.
+    """
+    net = sized_for_differences(net)
     module = load_kernel(render_kernel(derive(net)), f"_gradscribe_fd_{net.name}")
     rng = np.random.default_rng(seed)
     for _ in range(100):

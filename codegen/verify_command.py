@@ -7,7 +7,7 @@ import json
 from derive import proof, spec
 
 from .cli import UsageError
-from .finite_differences import TOLERANCE, check_kernel
+from .finite_differences import TOLERANCE, check_kernel, sized_for_differences
 
 
 def run_verify(args) -> int:
@@ -17,6 +17,7 @@ def run_verify(args) -> int:
             raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
     report = proof.prove(net, max_width=args.max_width, batch=args.batch, points=args.points)
     differences = check_kernel(net)
+    fd_sizes = sized_for_differences(net).sizes
     kernel_ok = all(d.ok for d in differences)
     if args.json:
         data = report.to_json()
@@ -24,6 +25,7 @@ def run_verify(args) -> int:
         data["finite_differences"] = {
             "ok": kernel_ok,
             "tolerance": TOLERANCE,
+            "sizes": list(fd_sizes),
             "params": {
                 d.name: {"ok": d.ok, "analytic": d.analytic, "numeric": d.numeric, "rel_err": d.rel_err}
                 for d in differences
@@ -32,15 +34,18 @@ def run_verify(args) -> int:
         print(json.dumps(data, indent=2))
     else:
         print(format_report(report))
-        print(format_differences(differences))
+        print(format_differences(differences, fd_sizes, net.sizes))
     return 0 if report.ok and kernel_ok else 1
 
 
-def format_differences(differences) -> str:
+def format_differences(differences, sizes, full_sizes) -> str:
     """The finite-difference check of the generated kernel, one line per parameter."""
     worst = max(d.rel_err for d in differences)
+    where = "full sizes" if tuple(sizes) == tuple(full_sizes) else (
+        "sizes " + "-".join(map(str, sizes)) + ", capped to bound memory"
+    )
     lines = [
-        f"generated NumPy kernel vs central finite differences (float64, full sizes), "
+        f"generated NumPy kernel vs central finite differences (float64, {where}), "
         f"max relative error {worst:.1e} (tolerance {TOLERANCE:g})"
     ]
     for d in differences:

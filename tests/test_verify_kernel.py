@@ -48,3 +48,13 @@ def test_verify_fails_when_the_kernel_is_wrong(monkeypatch, cli):
     assert status == 1
     assert "FAIL W2" in out and "FAIL B2" in out
     assert "6 of 6 formulas proven" in out  # the symbolic proof itself still holds
+
+
+def test_huge_networks_are_differenced_with_capped_widths():
+    small = spec.load("3-4-2:relu,identity:mse")
+    assert finite_differences.sized_for_differences(small) == small
+    huge = spec.load("4000-3000-10:relu,softmax:cross_entropy")
+    capped = finite_differences.sized_for_differences(huge)
+    assert capped.sizes == (1000, 1000, 10)
+    assert finite_differences._parameters(capped) <= finite_differences.MAX_PARAMETERS
+    assert capped.activations == huge.activations and capped.loss == huge.loss
