@@ -74,7 +74,23 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def _warn(args) -> None:
+    """Say on stderr what the registry warns about the network's activations (e.g. step)."""
+    if getattr(args, "net", None) is None:
+        return
+    from derive.spec import load
+
+    net = load(args.net)
+    for index, layer in enumerate(net.layers, start=1):
+        if layer.act.warning:
+            print(
+                f"gradscribe: warning: layer {index} uses {layer.activation}: {layer.act.warning}",
+                file=sys.stderr,
+            )
+
+
 def _dispatch(args) -> int:
+    _warn(args)
     if args.command is None:
         from .default_job import run_default
 

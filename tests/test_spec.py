@@ -165,3 +165,13 @@ def test_usage_errors_are_one_line_exit_2(cli):
     assert status == 2 and err.count("\n") == 1
     status, _, err = cli("frobnicate")
     assert status == 2 and err.count("\n") == 1
+
+
+def test_step_is_accepted_with_a_warning_on_stderr(cli):
+    status, out, err = cli("derive", "2-3-1:step,identity:mse", "--format", "md")
+    assert status == 0
+    assert err == (
+        "gradscribe: warning: layer 1 uses step: its derivative is 0 everywhere, "
+        "so nothing below it learns\n"
+    )
+    assert "nothing below it learns" in out
