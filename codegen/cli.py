@@ -70,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, SpecError) as exc:
         print(f"gradscribe: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # an output path that cannot be written, and the like
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"gradscribe: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 

@@ -175,3 +175,12 @@ def test_step_is_accepted_with_a_warning_on_stderr(cli):
         "so nothing below it learns\n"
     )
     assert "nothing below it learns" in out
+
+
+def test_an_unwritable_output_is_exit_2_with_one_line(tmp_path, cli):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    status, out, err = cli("derive", "1-2:relu:mse", "-o", str(blocker / "sub" / "d.tex"))
+    assert status == 2
+    assert err.startswith("gradscribe: error: ") and err.count("\n") == 1
+    assert blocker.read_text() == "not a folder"
