@@ -60,7 +60,7 @@ def load_function(target: str):
         module_spec.loader.exec_module(module)
     except UsageError:
         raise
-    except Exception as exc:  # noqa: BLE001  # the user's module failing to import is bad input
+    except (Exception, SystemExit) as exc:  # noqa: BLE001  # the user's module failing to import is bad input
         first = str(exc).splitlines()[0] if str(exc) else ""
         raise UsageError(f"--python: importing '{path_text}' failed: {type(exc).__name__}: {first}") from None
     if not hasattr(module, name):

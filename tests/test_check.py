@@ -193,3 +193,18 @@ def test_json_has_no_infinite_figures():
     data = check_function("2-2:step:mse", lambda p, X, T: {"W1": np.ones((2, 2))}).to_json()
     json.dumps(data, allow_nan=False)
     assert data["params"]["W1"]["max_rel_err"] is None
+
+
+def test_func_calling_sys_exit_is_reported_not_obeyed(tmp_path, capsys):
+    from codegen.cli import main
+
+    module = tmp_path / "quits.py"
+    module.write_text("import sys\n\ndef grads(params, X, T):\n    sys.exit(3)\n")
+    status = main(["check", "2-3-1:relu,identity:mse", "--python", f"{module}:grads"])
+    out = capsys.readouterr().out
+    assert status == 1
+    assert "grads raised SystemExit: 3 when called with X (2, 3)" in out
+    module.write_text("import sys\nsys.exit(0)\n")
+    status = main(["check", "2-3-1:relu,identity:mse", "--python", f"{module}:grads"])
+    assert status == 2
+    assert "importing" in capsys.readouterr().err
