@@ -14,7 +14,7 @@ from sympy import HadamardProduct, MatAdd, MatMul, MatrixSymbol, OneMatrix, Tran
 from sympy.printing.latex import LatexPrinter
 
 from derive import activations
-from derive.nodes import ActivationPrime, Activated
+from derive.nodes import Activated, ActivationPrime
 from derive.spec import format_number
 
 _NAME = re.compile(r"(d?)([A-Z])(\d+)\Z")

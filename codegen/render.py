@@ -6,7 +6,7 @@ Templates ship inside the wheel as the package `codegen.templates` (the reposito
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 import jinja2
@@ -16,7 +16,7 @@ def _load(name: str) -> str:
     return resources.files("codegen.templates").joinpath(name).read_text(encoding="utf-8")
 
 
-@lru_cache(maxsize=None)
+@cache
 def environment() -> jinja2.Environment:
     """A strict environment: undefined names raise, blocks leave no stray whitespace."""
     return jinja2.Environment(

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 from sympy import HadamardProduct, MatAdd, MatMul, MatrixSymbol, OneMatrix, Transpose
 
-from .nodes import ActivationPrime, Activated
+from .nodes import Activated, ActivationPrime
 from .spec import Network
 
 #: The symbolic batch size.
@@ -157,7 +157,8 @@ def derive(network: Network) -> Derivation:
 
     # ------------------------------------------------------------------ loss
     loss_def = network.loss_def
-    from .losses import N as loss_N, n as loss_n
+    from .losses import N as loss_N
+    from .losses import n as loss_n
 
     scale = loss_def.scale.xreplace({loss_N: N, loss_n: sizes[-1]})
     loss = LossEquation(scale, loss_def.term)

@@ -226,7 +226,7 @@ def check_function(net, func, batch: int | None = None, seed: int = 0) -> CheckR
         x_before, t_before = X.copy(), T.copy()
         try:
             grads = func(params, X, T)
-        except USER_FAILURES as exc:  # noqa: BLE001  # the user's code: any failure is a finding, not a crash
+        except USER_FAILURES as exc:  # the user's code: any failure is a finding, not a crash
             report.error = _raised(derivation, func, exc, params, X, T, d.batch, rng)
             return report
         if not isinstance(grads, dict):
@@ -299,7 +299,7 @@ class _BatchOfOne:
             params, X, T = _inputs(self.derivation, one)
             try:
                 grads = self.func(params, X, T)
-            except USER_FAILURES:  # noqa: BLE001  # the user's code
+            except USER_FAILURES:  # the user's code
                 grads = None
             self._result = (one, grads if isinstance(grads, dict) else None)
         return None if self._result[1] is None else self._result
@@ -381,7 +381,7 @@ def _raised(derivation, func, exc, params, X, T, batch, rng) -> str:
         try:
             func(p1, x1, t1)
             message += "; it runs for a batch of one, so it is probably written for a single sample"
-        except USER_FAILURES:  # noqa: BLE001
+        except USER_FAILURES:
             message += "; it fails for a batch of one too"
     return message
 

@@ -14,7 +14,7 @@ from sympy import HadamardProduct, MatAdd, MatMul, MatrixSymbol, OneMatrix, Tran
 
 from . import activations
 from .functions import elementary
-from .nodes import ActivationPrime, Activated
+from .nodes import Activated, ActivationPrime
 
 
 class ExactBackend:

@@ -19,7 +19,8 @@ from . import activations
 from .chain import Derivation, derive
 from .evaluate import ExactBackend, run, softmax_exact
 from .functions import elementary
-from .losses import p as loss_p, t as loss_t
+from .losses import p as loss_p
+from .losses import t as loss_t
 from .spec import Network
 
 KINK_MARGIN = sp.Rational(1, 2)
@@ -322,7 +323,7 @@ def _compare(reference: sp.Matrix, derived: sp.Matrix, values=None) -> str | Non
     return None
 
 
-def exactly_zero(expr: sp.Expr, values: "NamedValues | None" = None) -> bool:
+def exactly_zero(expr: sp.Expr, values: NamedValues | None = None) -> bool:
     """True if `expr` is identically 0 as a function of its transcendental atoms.
 
     A polynomial identity test over the integers modulo a 61-bit prime (Schwartz-Zippel):
@@ -350,7 +351,7 @@ _PRIME = 2**61 - 1
 class _Residue:
     """Reduces an expression to an integer modulo _PRIME, atoms replaced by hashed values."""
 
-    def __init__(self, values: "NamedValues | None" = None):
+    def __init__(self, values: NamedValues | None = None):
         self._memo: dict = {}
         self._values = values
 

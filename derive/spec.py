@@ -110,7 +110,7 @@ def format_number(value: sp.Rational) -> str:
     """A short decimal for an alpha that came from a decimal literal (1/5 -> '0.2')."""
     as_float = float(value)
     text = repr(as_float)
-    return text[:-2] if text.endswith(".0") else text
+    return text.removesuffix(".0")
 
 
 # ------------------------------------------------------------------------------- loading

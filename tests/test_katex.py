@@ -33,8 +33,8 @@ def katex():
 
 def math_snippets(md: str):
     """Every $$...$$ display block and $...$ inline piece of a Markdown text."""
-    snippets = [{"tex": m.strip(), "display": True} for m in re.findall(r"\$\$(.*?)\$\$", md, re.S)]
-    rest = re.sub(r"\$\$.*?\$\$", "", md, flags=re.S)
+    snippets = [{"tex": m.strip(), "display": True} for m in re.findall(r"\$\$(.*?)\$\$", md, re.DOTALL)]
+    rest = re.sub(r"\$\$.*?\$\$", "", md, flags=re.DOTALL)
     snippets += [{"tex": m, "display": False} for m in re.findall(r"\$([^$\n]+)\$", rest)]
     return snippets
 

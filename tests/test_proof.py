@@ -8,7 +8,7 @@ import pytest
 import sympy as sp
 
 from derive import activations, proof, spec
-from derive.activations import r, z
+from derive.activations import r
 
 ELEMENTWISE = [a.name for a in activations.ACTIVATIONS.values() if a.elementwise]
 LAYOUTS = ["column", "row"]
