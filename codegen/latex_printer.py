@@ -15,7 +15,6 @@ from sympy.printing.latex import LatexPrinter
 
 from derive import activations
 from derive.nodes import Activated, ActivationPrime
-from derive.spec import format_number
 
 _NAME = re.compile(r"(d?)([A-Z])(\d+)\Z")
 
@@ -79,10 +78,10 @@ class WriteupLatexPrinter(LatexPrinter):
 
     # ------------------------------------------------------------------ activations
     def _print_Activated(self, expr: Activated) -> str:
-        return f"{activation_latex(expr.activation.name, expr.alpha)}\\left({self._print(expr.arg)}\\right)"
+        return f"{activation_latex(expr.activation.name)}\\left({self._print(expr.arg)}\\right)"
 
     def _print_ActivationPrime(self, expr: ActivationPrime) -> str:
-        name = activation_latex(expr.activation.name, expr.alpha)
+        name = activation_latex(expr.activation.name)
         return f"{name}'\\left({self._print(expr.g)}\\right)"
 
     # ------------------------------------------------------------------ scalar functions
@@ -142,12 +141,10 @@ def symbol_latex(name: str) -> str:
     return rf"\frac{{\partial L}}{{\partial {text}}}" if d else text
 
 
-def activation_latex(name: str, alpha=None) -> str:
-    """The activation's operator, with its alpha as a subscript where it takes one."""
-    act = activations.get(name)
-    if act.takes_alpha and alpha is not None:
-        return f"{act.latex}_{{{format_number(alpha)}}}"
-    return act.latex
+def activation_latex(name: str) -> str:
+    """The activation's operator. Its alpha is stated where the write-up lists the
+    activations; a subscript here would read like a layer index."""
+    return activations.get(name).latex
 
 
 def latex(expr, **settings) -> str:

@@ -85,7 +85,7 @@ def writeup_view(derivation: Derivation) -> WriteupView:
 
     shapes = [Shape("X", _math_shape(derivation, "X"), "input, one sample per " + ("column" if column else "row"))]
     for l in range(1, depth + 1):
-        act = activation_latex(net.layers[l - 1].activation, net.alpha_of(l))
+        act = activation_latex(net.layers[l - 1].activation)
         shapes += [
             Shape(symbol_latex(f"W{l}"), _math_shape(derivation, f"W{l}"), f"weights of layer {l}"),
             Shape(symbol_latex(f"B{l}"), _math_shape(derivation, f"B{l}"), f"bias of layer {l}"),
@@ -100,9 +100,12 @@ def writeup_view(derivation: Derivation) -> WriteupView:
     loss_def = net.loss_def
     loss = derivation.loss
     term = loss.term.xreplace({losses.p: sp.Symbol("P_{ij}"), losses.t: sp.Symbol("T_{ij}")})
-    loss_rhs = f"{latex(loss.scale)} \\sum_{{i,j}} {latex(term)}"
-    if loss.scale == 1:
-        loss_rhs = f"\\sum_{{i,j}} {latex(term)}"
+    summand = latex(term)
+    if term.is_Add:  # the sum runs over the whole term
+        summand = f"\\left({summand}\\right)"
+    loss_rhs = f"\\sum_{{i,j}} {summand}"
+    if loss.scale != 1:
+        loss_rhs = f"{latex(loss.scale)} {loss_rhs}"
 
     derivatives = _activation_rows(derivation)
     out = derivation.equation(f"D{depth}")
@@ -178,7 +181,7 @@ def _activation_rows(derivation: Derivation) -> list[ActivationRow]:
     rows = []
     for (name, alpha), layer_list in seen.items():
         act = activations.get(name)
-        op = activation_latex(name, alpha)
+        op = activation_latex(name)
         which = ", ".join(map(str, layer_list))
         if not act.elementwise:
             rows.append(

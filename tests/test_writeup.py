@@ -43,7 +43,8 @@ def test_row_layout_mirrors_products_and_bias_shapes():
     assert r"\frac{\partial L}{\partial B_{2}} = \mathbf{1}^{\top} \delta_{2} \tag{dB2}" in md
     assert r"| $B_{1}$ | $(4,)$ |" in md
     assert r"\delta_{2} = \frac{1}{N} \left(P - T\right) \tag{D2}" in md
-    assert r"\operatorname{LeakyReLU}_{0.2}" in md
+    assert r"**Layer 1: $\operatorname{LeakyReLU}$** (with $r = f(z)$, $\alpha = 0.2$)" in md
+    assert r"\delta_{1} = \left(\delta_{2} W_{2}^{\top}\right) \odot \operatorname{LeakyReLU}'\left(G_{1}\right)" in md
     assert "fused" in md and "sum to 1" in md
 
 

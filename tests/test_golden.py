@@ -1,0 +1,23 @@
+"""Golden write-ups: any change to what a reader sees shows up as a reviewed diff."""
+
+import pytest
+
+from codegen.writeup import render_writeup
+from derive import spec
+from derive.chain import derive
+
+CASES = {
+    "height_mlp": spec.DEFAULT_SPEC,
+    "row_softmax": "3-4-2:leaky_relu@0.2,softmax:cross_entropy:row",
+    "bce_three_layers": "2-3-3-1:elu,silu,sigmoid:binary_cross_entropy",
+}
+
+
+def network(source):
+    return spec.parse_toml(source) if "\n" in source else spec.load(source)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("fmt", ["tex", "md"])
+def test_writeup_matches_golden(golden, name, fmt):
+    golden(f"{name}.{fmt}", render_writeup(derive(network(CASES[name])), fmt))
