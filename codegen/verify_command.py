@@ -73,7 +73,7 @@ def format_report(report: proof.ProofReport) -> str:
     for v in report.verdicts:
         verdict = "ok  " if v.ok else "FAIL"
         shape = "x".join(map(str, v.shape))
-        line = f"  {verdict} {v.name:<6} ({v.label}, {shape}) equals sympy.diff of the loss"
+        line = f"  {verdict} {v.name:<6} ({v.label}, {shape}) equals {v.reference}"
         if not v.ok:
             line = f"  {verdict} {v.name:<6} ({v.label}, {shape}): {v.mismatch}"
         lines.append(line)

@@ -24,6 +24,8 @@ from .losses import t as loss_t
 from .spec import Network
 
 KINK_MARGIN = sp.Rational(1, 2)
+#: Layers (from the output) whose references differentiate the whole scalar loss.
+FULL_CHAIN_LAYERS = 3
 
 
 @dataclass
@@ -36,6 +38,7 @@ class Verdict:
     shape: tuple[int, ...]
     points: int
     mismatch: str | None = None
+    reference: str = "sympy.diff of the loss"
 
 
 @dataclass
@@ -70,6 +73,7 @@ class ProofReport:
                     "label": v.label,
                     "shape": list(v.shape),
                     "mismatch": v.mismatch,
+                    "reference": v.reference,
                 }
                 for v in self.verdicts
             },
@@ -103,7 +107,7 @@ def prove(
         env = draw_point(derivation, batch, rng)
         values = NamedValues()
         derived = run(derivation, env, batch, values)
-        reference = _reference_gradients(derivation, env, derived, batch)
+        reference = _reference_gradients(derivation, env, derived, batch, values)
         for eq in derivation.backward:
             results.setdefault(eq.name, []).append(
                 _compare(reference[eq.name], derived[eq.name], values)
@@ -112,7 +116,10 @@ def prove(
         mismatches = [m for m in results[eq.name] if m is not None]
         shape = tuple(int(d) for d in derived[eq.name].shape)
         report.verdicts.append(
-            Verdict(eq.name, eq.label, not mismatches, shape, points, mismatches[0] if mismatches else None)
+            Verdict(
+                eq.name, eq.label, not mismatches, shape, points,
+                mismatches[0] if mismatches else None, reference_method(small, eq.layer),
+            )
         )
     return report
 
@@ -172,25 +179,61 @@ def _shape(derivation: Derivation, name: str, batch: int) -> tuple[int, int]:
 # ------------------------------------------------------------------------------ reference
 
 
-def _reference_gradients(derivation: Derivation, env: dict, derived: dict, batch: int) -> dict:
-    """dL/dG_l, dL/dW_l, dL/dB_l by `sympy.diff` of the scalar loss, at the point `env`."""
+def _reference_gradients(
+    derivation: Derivation, env: dict, derived: dict, batch: int, values: "NamedValues"
+) -> dict:
+    """dL/dG_l, dL/dW_l, dL/dB_l by `sympy.diff`, at the point `env`.
+
+    For the last FULL_CHAIN_LAYERS layers the whole scalar loss is differentiated. Further
+    down, a full expression of the loss grows like width**depth, so layer l differentiates
+    sum(dL/dG_{l+1} * G_{l+1}(G_l)) instead, with dL/dG_{l+1} the reference already obtained
+    one layer up: the chain rule, applied one layer at a time, at linear cost in depth.
+    """
     net = derivation.network
     out = {}
-    for l in range(1, net.depth + 1):
-        # dL/dG_l: the loss as a function of a symbolic G_l, the rest of the chain exact.
+    for l in range(net.depth, 0, -1):
+        full = net.depth - l < FULL_CHAIN_LAYERS
+
+        def loss_of(g):
+            """The loss (or its one-layer stand-in) as a function of G_l = g."""
+            if full:
+                return _loss_from(derivation, l, g, env, batch)
+            g_next = _linear(derivation, env[f"W{l + 1}"], env[f"B{l + 1}"], _activate(derivation, l, g), batch)
+            return sum(d * h for d, h in zip(out[f"D{l + 1}"], g_next))
+
+        # dL/dG_l: a symbolic G_l, the rest exact.
         g_sym = _symbol_matrix(f"g{l}", derived[f"G{l}"].shape)
-        loss = _loss_from(derivation, l, g_sym, env, batch)
+        loss = loss_of(g_sym)
         at = dict(zip(g_sym, derived[f"G{l}"]))
-        out[f"D{l}"] = g_sym.applyfunc(lambda s: sp.diff(loss, s).xreplace(at))
+        out[f"D{l}"] = g_sym.applyfunc(
+            lambda s, loss=loss, at=at: values.opaque(sp.diff(loss, s).xreplace(at))
+        )
         # dL/dW_l and dL/dB_l: W_l and B_l symbolic.
         w_sym = _symbol_matrix(f"w{l}", env[f"W{l}"].shape)
         b_sym = _symbol_matrix(f"b{l}", env[f"B{l}"].shape)
         linear = _linear(derivation, w_sym, b_sym, derived[f"R{l - 1}"] if l > 1 else env["X"], batch)
-        loss = _loss_from(derivation, l, linear, env, batch)
+        loss = loss_of(linear)
         at = dict(zip(w_sym, env[f"W{l}"])) | dict(zip(b_sym, env[f"B{l}"]))
-        out[f"dW{l}"] = w_sym.applyfunc(lambda s: sp.diff(loss, s).xreplace(at))
-        out[f"dB{l}"] = b_sym.applyfunc(lambda s: sp.diff(loss, s).xreplace(at))
+        out[f"dW{l}"] = w_sym.applyfunc(lambda s, loss=loss, at=at: sp.diff(loss, s).xreplace(at))
+        out[f"dB{l}"] = b_sym.applyfunc(lambda s, loss=loss, at=at: sp.diff(loss, s).xreplace(at))
     return out
+
+
+def reference_method(network: Network, layer: int) -> str:
+    """How the reference for layer `layer`'s formulas is obtained (see `_reference_gradients`)."""
+    if network.depth - layer < FULL_CHAIN_LAYERS:
+        return "sympy.diff of the loss"
+    return f"sympy.diff of layer {layer + 1} chained with the proven D{layer + 1}"
+
+
+def _activate(derivation: Derivation, l: int, g):
+    """Layer l's activation, from its elementary definition, applied to the matrix g."""
+    net = derivation.network
+    act = net.layers[l - 1].act
+    if act.name == "softmax":
+        return softmax_exact(g, 0 if net.layout == "column" else 1)
+    value = elementary(act.value_at(activations.z, net.alpha_of(l)))
+    return g.applyfunc(lambda x: value.xreplace({activations.z: x}))
 
 
 def _symbol_matrix(stem: str, shape) -> sp.Matrix:
@@ -207,21 +250,11 @@ def _linear(derivation, W, B, prev, batch):
 def _loss_from(derivation: Derivation, first: int, g, env: dict, batch: int):
     """The scalar loss, with layer `first`'s pre-activation given as `g`."""
     net = derivation.network
-    axis = 0 if net.layout == "column" else 1
-    r = None
-    for l in range(first, net.depth + 1):
-        if l > first:
-            g = _linear(derivation, env[f"W{l}"], env[f"B{l}"], r, batch)
-        act = net.layers[l - 1].act
-        if act.name == "softmax":
-            r = softmax_exact(g, axis)
-        else:
-            value = elementary(act.value_at(activations.z, net.alpha_of(l)))
-            r = g.applyfunc(lambda x: value.xreplace({activations.z: x}))
+    r = _activate(derivation, first, g)
+    for l in range(first + 1, net.depth + 1):
+        r = _activate(derivation, l, _linear(derivation, env[f"W{l}"], env[f"B{l}"], r, batch))
     term = net.loss_def.term
-    total = sum(
-        term.xreplace({loss_p: pv, loss_t: tv}) for pv, tv in zip(r, env["T"])
-    )
+    total = sum(term.xreplace({loss_p: pv, loss_t: tv}) for pv, tv in zip(r, env["T"]))
     return derivation.loss.scale.xreplace({_N(): batch}) * total
 
 
@@ -254,9 +287,14 @@ class NamedValues(ExactBackend):
         self.definitions: dict[sp.Symbol, sp.Expr] = {}
         self._names: dict[sp.Expr, sp.Symbol] = {}
         self._shadow: dict[sp.Symbol, sp.Float] = {}
+        self.residue = _Residue(self)  # one memo for every comparison at this point
 
     def apply(self, act, alpha, a, axis: int):
         return super().apply(act, alpha, a, axis).applyfunc(self._named)
+
+    def hadamard(self, a, b):
+        # delta_l: named, so delta_{l-1} refers to it instead of repeating it (backward only).
+        return super().hadamard(a, b).applyfunc(self.opaque)
 
     def _named(self, value):
         return self._name_atoms(self.resolve_kinks(value))
@@ -279,6 +317,14 @@ class NamedValues(ExactBackend):
             self._names[rebuilt] = symbol
             self._shadow[symbol] = self.numeric(rebuilt)
         return self._names[rebuilt]
+
+    def opaque(self, expr):
+        """A name for `expr` that only the identity test looks into (never used under exp)."""
+        if expr.is_Rational:
+            return expr
+        symbol = sp.Symbol(f"rho{len(self.definitions)}", real=True)
+        self.definitions[symbol] = expr
+        return symbol
 
     def numeric(self, expr) -> sp.Float:
         """A 50-digit value of `expr`, its names replaced by their shadows."""
@@ -336,7 +382,8 @@ def exactly_zero(expr: sp.Expr, values: NamedValues | None = None) -> bool:
     """
     if expr == 0:
         return True
-    return _Residue(values).of(expr) == 0
+    residue = values.residue if values is not None else _Residue()
+    return residue.of(expr) == 0
 
 
 class NotReducible(ValueError):

@@ -110,7 +110,10 @@ def test_verify_json(cli):
     data = json.loads(out)
     assert status == 0 and data["ok"] is True
     assert data["proven_on"] == {"sizes": [2, 3, 2], "batch": 2, "points": 2, "capped": False}
-    assert data["formulas"]["dW1"] == {"ok": True, "label": "eq:dW1", "shape": [2, 3], "mismatch": None}
+    assert data["formulas"]["dW1"] == {
+        "ok": True, "label": "eq:dW1", "shape": [2, 3], "mismatch": None,
+        "reference": "sympy.diff of the loss",
+    }
     assert data["formulas"]["dB2"]["shape"] == [1, 2]
 
 
@@ -142,3 +145,17 @@ def test_loss_logit_forms_equal_their_definitions():
     definition = ce.term.xreplace({losses.p: p1})
     stable = ce.logit_term.xreplace({g: g1, losses.lse: lse})
     assert sp.simplify(sp.expand_log(definition - stable, force=True)) == 0
+
+
+def test_deep_networks_chain_the_reference_one_layer_at_a_time(monkeypatch):
+    net = spec.load("2-2-2-2-2-2-1:tanh,relu,sigmoid,elu,tanh,identity:mse:row")
+    report = proof.prove(net, points=1)
+    assert report.ok, [(v.name, v.mismatch) for v in report.verdicts if not v.ok]
+    methods = {v.name: v.reference for v in report.verdicts}
+    assert methods["dW6"] == methods["D4"] == "sympy.diff of the loss"
+    assert methods["D3"] == "sympy.diff of layer 4 chained with the proven D4"
+    assert methods["dW1"] == "sympy.diff of layer 2 chained with the proven D2"
+    # A wrong derivative deep down is still caught, exactly where it acts.
+    broken(monkeypatch, "tanh", 1 - r**3)
+    report = proof.prove(spec.load("2-2-2-2-2-1:tanh,relu,relu,relu,identity:mse"), points=1)
+    assert {v.name for v in report.verdicts if not v.ok} == {"D1", "dW1", "dB1"}
