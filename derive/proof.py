@@ -194,7 +194,7 @@ def _reference_gradients(
     for l in range(net.depth, 0, -1):
         full = net.depth - l < FULL_CHAIN_LAYERS
 
-        def loss_of(g):
+        def loss_of(g, l=l, full=full):
             """The loss (or its one-layer stand-in) as a function of G_l = g."""
             if full:
                 return _loss_from(derivation, l, g, env, batch)
