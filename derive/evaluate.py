@@ -39,7 +39,7 @@ class ExactBackend:
         return a.T
 
     def apply(self, act: activations.Activation, alpha, a, axis: int):
-        if act.name == "softmax":
+        if not act.elementwise:  # softmax: normalised over the unit axis
             return softmax_exact(a, axis)
         value = elementary(act.value_at(activations.z, alpha))
         return a.applyfunc(lambda x: value.xreplace({activations.z: x}))
@@ -88,7 +88,7 @@ class NumpyBackend:
         return a.T
 
     def apply(self, act, alpha, a, axis: int):
-        if act.name == "softmax":
+        if not act.elementwise:  # softmax: normalised over the unit axis
             shifted = a - a.max(axis=axis, keepdims=True)
             e = np.exp(shifted)
             return e / e.sum(axis=axis, keepdims=True)

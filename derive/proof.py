@@ -230,7 +230,7 @@ def _activate(derivation: Derivation, l: int, g):
     """Layer l's activation, from its elementary definition, applied to the matrix g."""
     net = derivation.network
     act = net.layers[l - 1].act
-    if act.name == "softmax":
+    if not act.elementwise:  # softmax: normalised over the unit axis
         return softmax_exact(g, 0 if net.layout == "column" else 1)
     value = elementary(act.value_at(activations.z, net.alpha_of(l)))
     return g.applyfunc(lambda x: value.xreplace({activations.z: x}))
