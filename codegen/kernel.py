@@ -5,10 +5,11 @@ into a `KernelView` of plain strings and lists; `templates/kernel.py.jinja` only
 `render_kernel(derivation)` is the module's text; `run_codegen(args)` is `gradscribe codegen`.
 
 Where the loss comes from: `loss(P, T)` evaluates the contract's definition on P (the loss
-record's `term`). For the two cross-entropies P is first clipped into the open interval
-(0, 1), so a saturated prediction gives a large finite loss, never inf or nan.
-`loss_and_grads` computes those two losses from the cached logits G_L instead, through the
-record's `logit_term` (log-sum-exp, log-sigmoid), which is exact for every finite input.
+record's `term`). For the two cross-entropies, forward returns P as a `Prediction` (an ndarray
+that carries the logits G_L), and `loss` computes them from those logits through the record's
+`logit_term` (log-sum-exp, log-sigmoid), never log(P); a plain P that carries no logits is
+clipped into (0, 1) first, so a saturated prediction gives a large finite loss, never inf or
+nan. `loss_and_grads` always uses the cached logits.
 """
 
 from __future__ import annotations

@@ -42,6 +42,23 @@ def init_params(rng=None, dtype=np.float64):
     }
 
 
+class Prediction(np.ndarray):
+    """The prediction P as forward returns it: an ndarray that also carries the logits
+    G3 it came from, so loss(P, T) never takes log(P). Arrays derived from it
+    (slices, arithmetic) are plain predictions without logits."""
+
+    logits = None
+
+    @classmethod
+    def carrying(cls, P, logits):
+        out = P.view(cls)
+        out.logits = logits
+        return out
+
+    def __array_finalize__(self, obj):
+        self.logits = None
+
+
 def forward(params, X):
     """The forward pass.
 
@@ -67,6 +84,7 @@ def forward(params, X):
     G3 = R2 @ W3 + B3  # eq:G3
     R3 = np.exp(-np.logaddexp(0.0, -G3))  # eq:R3
     P = R3  # eq:P
+    P = Prediction.carrying(P, G3)
 
     cache = {
         "X": X,
@@ -84,13 +102,17 @@ def forward(params, X):
 def loss(P, T):
     """The binary cross-entropy of prediction P against targets T, both (N, 1) (eq:L).
 
-    Evaluated on P, clipped into the open interval (0, 1) so a saturated prediction gives a
-    large finite loss; loss_and_grads computes it from the logits instead, exactly.
+    A P returned by forward carries its logits G3, and the loss is computed
+    from them (exact for any finite input, never log(P)). Any other P is clipped into the
+    open interval (0, 1), so a saturated prediction gives a large finite loss.
 
     Returns:
         the loss as a Python float.
     """
     N = T.shape[0]
+    logits = getattr(P, "logits", None)
+    if logits is not None:
+        return _loss_from_logits(logits, T)
     info = np.finfo(P.dtype)
     P = np.clip(P, info.tiny, 1 - info.epsneg)
     return float(np.sum(-T*np.log(P) - (1 - T)*np.log(1 - P)) / N)

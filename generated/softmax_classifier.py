@@ -46,6 +46,23 @@ def init_params(rng=None, dtype=np.float64):
     }
 
 
+class Prediction(np.ndarray):
+    """The prediction P as forward returns it: an ndarray that also carries the logits
+    G2 it came from, so loss(P, T) never takes log(P). Arrays derived from it
+    (slices, arithmetic) are plain predictions without logits."""
+
+    logits = None
+
+    @classmethod
+    def carrying(cls, P, logits):
+        out = P.view(cls)
+        out.logits = logits
+        return out
+
+    def __array_finalize__(self, obj):
+        self.logits = None
+
+
 def forward(params, X):
     """The forward pass.
 
@@ -67,6 +84,7 @@ def forward(params, X):
     G2 = W2 @ R1 + B2  # eq:G2
     R2 = np.exp(G2 - _logsumexp(G2, axis=0))  # eq:R2
     P = R2  # eq:P
+    P = Prediction.carrying(P, G2)
 
     cache = {
         "X": X,
@@ -82,13 +100,17 @@ def forward(params, X):
 def loss(P, T):
     """The cross-entropy of prediction P against targets T, both (3, N) (eq:L).
 
-    Evaluated on P, clipped into the open interval (0, 1) so a saturated prediction gives a
-    large finite loss; loss_and_grads computes it from the logits instead, exactly.
+    A P returned by forward carries its logits G2, and the loss is computed
+    from them (exact for any finite input, never log(P)). Any other P is clipped into the
+    open interval (0, 1), so a saturated prediction gives a large finite loss.
 
     Returns:
         the loss as a Python float.
     """
     N = T.shape[1]
+    logits = getattr(P, "logits", None)
+    if logits is not None:
+        return _loss_from_logits(logits, T)
     info = np.finfo(P.dtype)
     P = np.clip(P, info.tiny, 1 - info.epsneg)
     return float(np.sum(-T*np.log(P)) / N)
