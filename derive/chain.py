@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 import sympy as sp
 from sympy import HadamardProduct, MatAdd, MatMul, MatrixSymbol, OneMatrix, Transpose
 
+from .losses import N as loss_N
+from .losses import n as loss_n
 from .nodes import Activated, ActivationPrime
 from .spec import Network
 
@@ -98,7 +100,7 @@ class Derivation:
 
     def shape(self, name: str) -> tuple:
         """The symbolic shape of a named matrix, as the generated NumPy arrays have it."""
-        if name.startswith("dW") or name.startswith("dB"):
+        if name.startswith(("dW", "dB")):
             name = name[1:]
         rows, cols = self.symbols[name].shape
         if name.startswith("B") and self.layout == "row":
@@ -157,8 +159,6 @@ def derive(network: Network) -> Derivation:
 
     # ------------------------------------------------------------------ loss
     loss_def = network.loss_def
-    from .losses import N as loss_N
-    from .losses import n as loss_n
 
     scale = loss_def.scale.xreplace({loss_N: N, loss_n: sizes[-1]})
     loss = LossEquation(scale, loss_def.term)

@@ -13,6 +13,7 @@ import sympy as sp
 from sympy import HadamardProduct, MatAdd, MatMul, MatrixSymbol, OneMatrix, Transpose
 
 from . import activations
+from .chain import N
 from .functions import elementary
 from .nodes import Activated, ActivationPrime
 
@@ -126,8 +127,6 @@ def evaluate(expr, env: dict, batch: int, backend) -> object:
         batch: the value of the batch size N.
         backend: `ExactBackend()` or `NumpyBackend()`.
     """
-    from .chain import N
-
     def go(e):
         if isinstance(e, MatrixSymbol):
             return env[e.name]

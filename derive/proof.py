@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 import sympy as sp
 
 from . import activations
-from .chain import Derivation, derive
+from .chain import Derivation, N, derive
 from .evaluate import ExactBackend, run, softmax_exact
 from .functions import elementary
 from .losses import p as loss_p
@@ -171,8 +171,6 @@ def _targets(derivation: Derivation, batch: int, rng: random.Random):
 
 
 def _shape(derivation: Derivation, name: str, batch: int) -> tuple[int, int]:
-    from .chain import N
-
     return tuple(int(sp.sympify(d).xreplace({N: batch})) for d in derivation.symbols[name].shape)
 
 
@@ -180,7 +178,7 @@ def _shape(derivation: Derivation, name: str, batch: int) -> tuple[int, int]:
 
 
 def _reference_gradients(
-    derivation: Derivation, env: dict, derived: dict, batch: int, values: "NamedValues"
+    derivation: Derivation, env: dict, derived: dict, batch: int, values: NamedValues
 ) -> dict:
     """dL/dG_l, dL/dW_l, dL/dB_l by `sympy.diff`, at the point `env`.
 
@@ -255,13 +253,8 @@ def _loss_from(derivation: Derivation, first: int, g, env: dict, batch: int):
         r = _activate(derivation, l, _linear(derivation, env[f"W{l}"], env[f"B{l}"], r, batch))
     term = net.loss_def.term
     total = sum(term.xreplace({loss_p: pv, loss_t: tv}) for pv, tv in zip(r, env["T"]))
-    return derivation.loss.scale.xreplace({_N(): batch}) * total
+    return derivation.loss.scale.xreplace({N: batch}) * total
 
-
-def _N():
-    from .chain import N
-
-    return N
 
 
 # ------------------------------------------------------------------------------ named values
