@@ -1,8 +1,5 @@
-"""gradscribe's renderers and command line: derivation objects -> write-ups and NumPy modules.
+"""gradscribe's printers and renderers: derivation objects -> write-ups and NumPy modules.
 
-`codegen` depends on `derive`, never the reverse.
+`codegen` depends on `derive`, never the reverse; the command line (`gradscribe.cli`)
+depends on both.
 """
-
-from derive import __version__
-
-__all__ = ["__version__"]

@@ -16,10 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from derive.chain import derive
-from derive.proof import capped_network
-from derive.spec import Network
-
+from ..mathematics.chain import derive
+from ..mathematics.proof import capped_network
+from ..mathematics.spec import Network
 from .kernel import render_kernel
 
 TOLERANCE = 1e-6

@@ -2,7 +2,7 @@
 
 `kernel_view(derivation)` prints every equation with `KernelPrinter` and gathers the result
 into a `KernelView` of plain strings and lists; `templates/kernel.py.jinja` only places them.
-`render_kernel(derivation)` is the module's text; `run_codegen(args)` is `gradscribe codegen`.
+`render_kernel(derivation)` is the module's text.
 
 Where the loss comes from: `loss(P, T)` evaluates the contract's definition on P (the loss
 record's `term`). For the two cross-entropies, forward returns P as a `Prediction` (an ndarray
@@ -18,11 +18,10 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from derive import __version__, losses
-from derive.chain import Derivation, derive
-from derive.spec import Network, load
-
-from .files import write_atomic
+from .. import __version__
+from ..mathematics import losses
+from ..mathematics.chain import Derivation, derive
+from ..mathematics.spec import Network
 from .numpy_printer import KernelPrinter
 from .render import render
 
@@ -179,13 +178,3 @@ def render_kernel(derivation: Derivation) -> str:
 def render_network(net: Network) -> str:
     """The generated NumPy module for `net`."""
     return render_kernel(derive(net))
-
-
-def run_codegen(args) -> int:
-    """`gradscribe codegen NET [-o FILE]`: write the module to FILE, or stdout for '-'."""
-    text = render_network(load(args.net))
-    if args.output in (None, "-"):
-        print(text, end="")
-    else:
-        write_atomic(args.output, text)
-    return 0

@@ -1,6 +1,6 @@
 """The one Jinja2 environment every template is rendered with.
 
-Templates ship inside the wheel as the package `codegen.templates` (the repository's
+Templates ship inside the wheel as the package `gradscribe.codegen.templates` (the repository's
 `templates/` folder) and are found through `importlib.resources`.
 """
 
@@ -13,7 +13,7 @@ import jinja2
 
 
 def _load(name: str) -> str:
-    return resources.files("codegen.templates").joinpath(name).read_text(encoding="utf-8")
+    return resources.files(f"{__package__}.templates").joinpath(name).read_text(encoding="utf-8")
 
 
 @cache

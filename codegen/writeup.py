@@ -7,16 +7,14 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 
 import sympy as sp
 
-from derive import __version__, activations, losses
-from derive.chain import Derivation, Equation, derive
-from derive.spec import format_number, load
-
-from .files import write_atomic
+from .. import __version__
+from ..mathematics import activations, losses
+from ..mathematics.chain import Derivation, Equation
+from ..mathematics.spec import format_number
 from .latex_printer import activation_latex, latex, symbol_latex
 from .render import render
 
@@ -226,12 +224,3 @@ def tex_breakable(text: str) -> str:
     for ch in "-,:":
         out = out.replace(ch, ch + r"\allowbreak{}")
     return out
-
-
-def run_derive(args) -> int:
-    text = render_writeup(derive(load(args.net)), args.format)
-    if args.output in (None, "-"):
-        sys.stdout.write(text)
-    else:
-        write_atomic(args.output, text)
-    return 0

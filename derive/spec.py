@@ -21,16 +21,13 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 from . import activations, losses
+from .errors import SpecError
 
 LAYOUTS = ("column", "row")
 MAX_UNITS = 100_000
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _TOP_KEYS = {"name", "layout", "inputs", "loss", "layer"}
 _LAYER_KEYS = {"units", "activation", "alpha"}
-
-
-class SpecError(ValueError):
-    """A spec that cannot describe a network; the message is one line naming where."""
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from codegen.cli import main
+from gradscribe.cli import main
 
 
 def pdflatex_or_fail():

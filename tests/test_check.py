@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from codegen.cli import main
-from derive.check import check_function
+from gradscribe.cli import main
+from gradscribe.mathematics.check import check_function
 
 BACKPROPS = Path(__file__).parent / "backprops"
 
@@ -101,9 +101,9 @@ def test_unknown_key_and_non_numbers_are_wrong():
 
 
 def test_kinked_layers_are_drawn_away_from_zero():
-    from derive.chain import derive
-    from derive.check import KINK_MARGIN, draw
-    from derive.spec import load
+    from gradscribe.mathematics.chain import derive
+    from gradscribe.mathematics.check import KINK_MARGIN, draw
+    from gradscribe.mathematics.spec import load
 
     derivation = derive(load("5-30-30-2:relu,leaky_relu,identity:mse"))
     rng = np.random.default_rng(1)
@@ -196,7 +196,7 @@ def test_json_has_no_infinite_figures():
 
 
 def test_func_calling_sys_exit_is_reported_not_obeyed(tmp_path, capsys):
-    from codegen.cli import main
+    from gradscribe.cli import main
 
     module = tmp_path / "quits.py"
     module.write_text("import sys\n\ndef grads(params, X, T):\n    sys.exit(3)\n")

@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from codegen.cli import main
-from derive import formula
-from derive.check import check_formula
-from derive.formula import FormulaError, parse
-from derive.spec import load
+from gradscribe.cli import main
+from gradscribe.mathematics import formula
+from gradscribe.mathematics.check import check_formula
+from gradscribe.mathematics.formula import FormulaError, parse
+from gradscribe.mathematics.spec import load
 
 COLUMN = "2-3-3-2:tanh,relu,sigmoid:mse"
 ROW = "3-4-3:leaky_relu@0.2,softmax:cross_entropy:row"

@@ -2,9 +2,9 @@
 
 import pytest
 
-from codegen.writeup import render_writeup
-from derive import spec
-from derive.chain import derive
+from gradscribe.codegen.writeup import render_writeup
+from gradscribe.mathematics import spec
+from gradscribe.mathematics.chain import derive
 
 CASES = {
     "height_mlp": spec.DEFAULT_SPEC,

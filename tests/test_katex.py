@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from codegen.writeup import render_writeup
-from derive import activations, spec
-from derive.chain import derive
+from gradscribe.codegen.writeup import render_writeup
+from gradscribe.mathematics import activations, spec
+from gradscribe.mathematics.chain import derive
 
 HERE = Path(__file__).parent
 KATEX_DIRS = [

@@ -23,8 +23,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from codegen.kernel import render_network
-from derive import spec
+from gradscribe.codegen.kernel import render_network
+from gradscribe.mathematics import spec
 
 # ---------------------------------------------------------------- the contract, restated
 

@@ -5,9 +5,9 @@ import warnings
 import numpy as np
 import pytest
 
-from codegen.finite_differences import load_kernel
-from codegen.kernel import render_network
-from derive import spec
+from gradscribe.codegen.finite_differences import load_kernel
+from gradscribe.codegen.kernel import render_network
+from gradscribe.mathematics import spec
 
 NETS = {
     "cross_entropy": "3-4-2:tanh,softmax:cross_entropy",

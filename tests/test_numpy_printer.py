@@ -5,12 +5,12 @@ from __future__ import annotations
 import sympy as sp
 from sympy import HadamardProduct, MatMul, MatrixSymbol, OneMatrix, Transpose
 
-from codegen.kernel import render_network
-from codegen.numpy_printer import KernelPrinter
-from derive import spec
-from derive.chain import N, derive
-from derive.functions import sigmoid, softplus
-from derive.nodes import Activated, ActivationPrime
+from gradscribe.codegen.kernel import render_network
+from gradscribe.codegen.numpy_printer import KernelPrinter
+from gradscribe.mathematics import spec
+from gradscribe.mathematics.chain import N, derive
+from gradscribe.mathematics.functions import sigmoid, softplus
+from gradscribe.mathematics.nodes import Activated, ActivationPrime
 
 G = MatrixSymbol("G1", 3, N)
 R = MatrixSymbol("R1", 3, N)

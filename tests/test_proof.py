@@ -7,8 +7,8 @@ import json
 import pytest
 import sympy as sp
 
-from derive import activations, proof, spec
-from derive.activations import r
+from gradscribe.mathematics import activations, proof, spec
+from gradscribe.mathematics.activations import r
 
 ELEMENTWISE = [a.name for a in activations.ACTIVATIONS.values() if a.elementwise]
 LAYOUTS = ["column", "row"]
@@ -75,7 +75,7 @@ def test_a_broken_derivative_is_caught(monkeypatch, name, wrong):
 
 
 def test_a_broken_loss_coefficient_is_caught(monkeypatch):
-    from derive import losses
+    from gradscribe.mathematics import losses
 
     # delta_L = 3 / (N n_L) (P - T) instead of 2 / (N n_L) (P - T).
     monkeypatch.setattr(
@@ -128,8 +128,8 @@ def test_verify_exits_1_on_a_broken_rule(monkeypatch, cli):
 
 def test_loss_logit_forms_equal_their_definitions():
     """The stable forms the kernels use are the same function as the definition."""
-    from derive import losses
-    from derive.functions import elementary
+    from gradscribe.mathematics import losses
+    from gradscribe.mathematics.functions import elementary
 
     g, t = losses.g, losses.t
     bce = losses.get("binary_cross_entropy")

@@ -3,7 +3,7 @@
 import pytest
 import sympy as sp
 
-from derive import spec
+from gradscribe.mathematics import spec
 
 GOOD = """\
 name = "height_mlp"

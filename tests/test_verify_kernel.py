@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from codegen import finite_differences
-from derive import spec
+from gradscribe.codegen import finite_differences
+from gradscribe.mathematics import spec
 
 
 @pytest.mark.parametrize(

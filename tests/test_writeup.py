@@ -5,9 +5,9 @@ import subprocess
 
 import pytest
 
-from codegen.writeup import render_writeup, tex_escape
-from derive import activations, spec
-from derive.chain import derive
+from gradscribe.codegen.writeup import render_writeup, tex_escape
+from gradscribe.mathematics import activations, spec
+from gradscribe.mathematics.chain import derive
 
 
 def writeup(net, fmt):

@@ -12,10 +12,10 @@ import json
 import sys
 from pathlib import Path
 
-from derive import check, spec
-from derive.formula import FormulaError
+from ..mathematics import check, spec
+from ..mathematics.formula import FormulaError
 
-from .cli import UsageError
+from .errors import UsageError
 
 
 def run_check(args) -> int:

@@ -9,11 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from derive.spec import SpecError
-
-
-class UsageError(Exception):
-    """Bad input or usage: reported as one line, exit status 2."""
+from .. import __version__
+from ..mathematics.errors import SpecError
+from .errors import UsageError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -28,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         "check hand-written gradients. With no command: the default job on the embedded "
         "1-8-4-1 network, written to ./gradscribe-out/.",
     )
+    parser.add_argument("--version", action="version", version=f"gradscribe {__version__}")
     parser.add_argument("--out", default="gradscribe-out", help="folder for the default job")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
@@ -82,7 +81,7 @@ def _warn(args) -> None:
     """Say on stderr what the registry warns about the network's activations (e.g. step)."""
     if getattr(args, "net", None) is None:
         return
-    from derive.spec import load
+    from ..mathematics.spec import load
 
     net = load(args.net)
     for index, layer in enumerate(net.layers, start=1):
@@ -100,7 +99,7 @@ def _dispatch(args) -> int:
 
         return run_default(args.out)
     if args.command == "derive":
-        from .writeup import run_derive
+        from .output_commands import run_derive
 
         return run_derive(args)
     if args.command == "verify":
@@ -108,7 +107,7 @@ def _dispatch(args) -> int:
 
         return run_verify(args)
     if args.command == "codegen":
-        from .kernel import run_codegen
+        from .output_commands import run_codegen
 
         return run_codegen(args)
     if args.command == "regenerate":

@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from derive.spec import load_file
+from ..mathematics.spec import load_file
 
-from .cli import UsageError
+from .errors import UsageError
 from .files import write_atomic
-from .kernel import render_network
+from ..codegen.kernel import render_network
 
 DEFAULT_DIR = "generated"
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from derive import proof, spec
+from ..mathematics import proof, spec
 
-from .cli import UsageError
-from .finite_differences import TOLERANCE, check_kernel, sized_for_differences
+from .errors import UsageError
+from ..codegen.finite_differences import TOLERANCE, check_kernel, sized_for_differences
 
 
 def run_verify(args) -> int:
