@@ -14,7 +14,7 @@ Importing the package is cheap: SymPy is loaded on first use of the API.
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "load", "derive", "verify", "check_function", "check_formula", "Derived"]
+__all__ = ["Derived", "__version__", "check_formula", "check_function", "derive", "load", "verify"]
 
 
 def __getattr__(name):  # PEP 562: the API (and SymPy behind it) loads on first use

@@ -8,7 +8,7 @@ from .mathematics import chain, proof, spec
 from .mathematics.check import check_formula, check_function
 from .mathematics.spec import Network
 
-__all__ = ["load", "derive", "verify", "check_function", "check_formula", "Derived"]
+__all__ = ["Derived", "check_formula", "check_function", "derive", "load", "verify"]
 
 
 def load(net: str | Network) -> Network:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from gradscribe.mathematics.check import check_function
 
 from gradscribe.cli import main
-from gradscribe.mathematics.check import check_function
 
 BACKPROPS = Path(__file__).parent / "backprops"
 

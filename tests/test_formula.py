@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from gradscribe.cli import main
 from gradscribe.mathematics import formula
 from gradscribe.mathematics.check import check_formula
 from gradscribe.mathematics.formula import FormulaError, parse
 from gradscribe.mathematics.spec import load
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gradscribe.cli import main
 
 COLUMN = "2-3-3-2:tanh,relu,sigmoid:mse"
 ROW = "3-4-3:leaky_relu@0.2,softmax:cross_entropy:row"

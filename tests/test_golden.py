@@ -1,7 +1,6 @@
 """Golden write-ups: any change to what a reader sees shows up as a reviewed diff."""
 
 import pytest
-
 from gradscribe.codegen.writeup import render_writeup
 from gradscribe.mathematics import spec
 from gradscribe.mathematics.chain import derive

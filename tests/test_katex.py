@@ -8,7 +8,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from gradscribe.codegen.writeup import render_writeup
 from gradscribe.mathematics import activations, spec
 from gradscribe.mathematics.chain import derive

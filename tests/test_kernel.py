@@ -20,11 +20,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
-from hypothesis import strategies as st
-
 from gradscribe.codegen.kernel import render_network
 from gradscribe.mathematics import spec
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 # ---------------------------------------------------------------- the contract, restated
 

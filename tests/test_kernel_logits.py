@@ -4,7 +4,6 @@ import warnings
 
 import numpy as np
 import pytest
-
 from gradscribe.codegen.finite_differences import load_kernel
 from gradscribe.codegen.kernel import render_network
 from gradscribe.mathematics import spec

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import sympy as sp
-from sympy import HadamardProduct, MatMul, MatrixSymbol, OneMatrix, Transpose
-
 from gradscribe.codegen.kernel import render_network
 from gradscribe.codegen.numpy_printer import KernelPrinter
 from gradscribe.mathematics import spec
 from gradscribe.mathematics.chain import N, derive
 from gradscribe.mathematics.functions import sigmoid, softplus
 from gradscribe.mathematics.nodes import Activated, ActivationPrime
+from sympy import HadamardProduct, MatMul, MatrixSymbol, OneMatrix, Transpose
 
 G = MatrixSymbol("G1", 3, N)
 R = MatrixSymbol("R1", 3, N)

@@ -6,7 +6,6 @@ import json
 
 import pytest
 import sympy as sp
-
 from gradscribe.mathematics import activations, proof, spec
 from gradscribe.mathematics.activations import r
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from gradscribe.mathematics.spec import DEFAULT_SPEC, load_file
 
 GENERATED = Path(__file__).resolve().parent.parent / "generated"

@@ -2,7 +2,6 @@
 
 import pytest
 import sympy as sp
-
 from gradscribe.mathematics import spec
 
 GOOD = """\

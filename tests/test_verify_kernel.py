@@ -3,7 +3,6 @@
 import json
 
 import pytest
-
 from gradscribe.codegen import finite_differences
 from gradscribe.mathematics import spec
 

@@ -4,7 +4,6 @@ import re
 import subprocess
 
 import pytest
-
 from gradscribe.codegen.writeup import render_writeup, tex_escape
 from gradscribe.mathematics import activations, spec
 from gradscribe.mathematics.chain import derive

@@ -14,7 +14,6 @@ from pathlib import Path
 
 from ..mathematics import check, spec
 from ..mathematics.formula import FormulaError
-
 from .errors import UsageError
 
 

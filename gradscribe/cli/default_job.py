@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..codegen.kernel import render_kernel
+from ..codegen.writeup import render_writeup
 from ..mathematics import proof
 from ..mathematics.chain import derive
 from ..mathematics.spec import default_network
-
 from .files import write_atomic
-from ..codegen.kernel import render_kernel
-from ..codegen.writeup import render_writeup
 
 
 def run_default(out_dir: str) -> int:

@@ -11,11 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..codegen.kernel import render_network
 from ..mathematics.spec import load_file
-
 from .errors import UsageError
 from .files import write_atomic
-from ..codegen.kernel import render_network
 
 DEFAULT_DIR = "generated"
 

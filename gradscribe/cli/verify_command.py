@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 
-from ..mathematics import proof, spec
-
-from .errors import UsageError
 from ..codegen.finite_differences import TOLERANCE, check_kernel, sized_for_differences
+from ..mathematics import proof, spec
+from .errors import UsageError
 
 
 def run_verify(args) -> int:
