@@ -410,7 +410,10 @@ def _judge(diagnoser: Diagnoser, grad_name: str, key: str, got: list, note: str 
             figs = "" if abs_err is None else f": max abs error {abs_err:.3g}, max rel error {rel_err:.3g}"
             if got_shape != expected_shape:
                 figs = f": shape {shape_text(got_shape)} where {shape_text(expected_shape)} belongs" + figs
-            diagnosis = f"{grad_name} (layer {int(key[1:])}): no simple cause found{figs}"
+            worst = worst_element(grad_name, got, want, diagnoser.draws)
+            if worst:
+                figs += f"; worst {worst}"
+            diagnosis = f"{grad_name} (layer {_layer_of(grad_name)}): no simple cause found{figs}"
             facts = {"plain": True}
         result = ParamResult(key, False, abs_err, rel_err, expected_shape, got_shape, diagnosis,
                              facts)
@@ -426,6 +429,40 @@ def _judge(diagnoser: Diagnoser, grad_name: str, key: str, got: list, note: str 
         result.ok = False
         result.facts = {}
     return result
+
+
+def _layer_of(name: str) -> int:
+    """The layer number in dW2, dB2, D2, W2, B2."""
+    return int(name.lstrip("dWBD"))
+
+
+def worst_element(name: str, got: list, want: list, draws: list) -> str | None:
+    """``dW2[1, 0]: got 0.5, expected 0.25 (N = 3)`` for the largest error over the draws,
+    or None where the shapes cannot be compared element by element."""
+    best = None
+    for g, w, d in zip(got, want, draws):
+        g = np.asarray(g, dtype=float)
+        w = np.asarray(w, dtype=float)
+        if g.shape != w.shape:
+            try:
+                g = np.broadcast_to(g, w.shape)
+            except ValueError:
+                if g.size != w.size:
+                    return None
+                g = g.reshape(w.shape)
+        if w.size == 0:
+            continue
+        with np.errstate(all="ignore"):
+            diff = np.abs(g - w)
+        diff = np.where(np.isnan(diff), np.inf, diff)
+        index = np.unravel_index(int(np.argmax(diff)), w.shape)
+        if best is None or diff[index] > best[0]:
+            best = (diff[index], index, float(g[index]), float(w[index]), d.batch)
+    if best is None:
+        return None
+    _, index, g_value, w_value, batch = best
+    where = ", ".join(str(int(i)) for i in index)
+    return f"{name}[{where}]: got {g_value:.6g}, expected {w_value:.6g} (N = {batch})"
 
 
 def _propagation(report: CheckReport, net: Network, at_one: _BatchOfOne | None = None) -> None:
