@@ -158,3 +158,38 @@ def test_deep_networks_chain_the_reference_one_layer_at_a_time(monkeypatch):
     broken(monkeypatch, "tanh", 1 - r**3)
     report = proof.prove(spec.load("2-2-2-2-2-1:tanh,relu,relu,relu,identity:mse"), points=1)
     assert {v.name for v in report.verdicts if not v.ok} == {"D1", "dW1", "dB1"}
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize(
+    "net",
+    [
+        # Each kinked activation with two or more layers above it; layer 1 is chained.
+        "2-3-2-2-1:silu,step,relu,identity:half_sse",
+        "2-2-2-2-2-1:elu@0.5,step,leaky_relu@0.2,tanh,identity:mse",
+        "2-2-2-2-2-1:leaky_relu,elu,step,sigmoid,identity:half_sse",
+    ],
+)
+def test_kinked_activations_under_other_layers(net, layout):
+    """sympy.diff of a step leaves Dirac deltas (0 away from the kink) in the reference; a
+    step's delta is 0, and so is every gradient below it."""
+    report = proof.prove(spec.load(f"{net}:{layout}"), points=1)
+    assert report.ok, [(v.name, v.mismatch) for v in report.verdicts if not v.ok]
+    assert len(report.verdicts) == 3 * spec.load(net).depth
+
+
+def test_step_layers_stop_the_gradient_and_a_wrong_one_is_caught(monkeypatch):
+    net = spec.load("2-3-2-2-1:silu,step,relu,identity:half_sse:row")
+    # A step whose derivative were 1 (a straight-through estimator) is not its derivative.
+    broken(monkeypatch, "step", sp.Integer(1))
+    report = proof.prove(net, points=1)
+    assert {v.name for v in report.verdicts if not v.ok} == {"D2", "dW2", "dB2", "D1", "dW1", "dB1"}
+
+
+def test_a_dirac_delta_is_zero_only_away_from_its_kink():
+    values = proof.NamedValues()
+    x = sp.Rational(3, 2)
+    assert proof.exactly_zero(5 * sp.DiracDelta(x - 3), values)
+    assert proof.exactly_zero(sp.DiracDelta(-x, 1) * sp.exp(2), values)
+    with pytest.raises(proof.NotReducible):
+        proof.exactly_zero(sp.DiracDelta(x - x / 3 - 1) + 1, values)
