@@ -1,0 +1,136 @@
+"""`python -m benchmarks [--rounds R] [--readme]`: time the generated kernels against the rest.
+
+Prints the Markdown performance table (time per forward + backward step relative to the GEMM
+floor in the same round: median of the per-round ratios, with their range) under a line
+naming the date, the versions and the machine. `--readme` also writes it into README.md
+between the `perf-table` markers. Exit status 1 if any contender's gradients are wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import re
+import sys
+from pathlib import Path
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+START, END = "<!-- perf-table:start -->", "<!-- perf-table:end -->"
+
+
+def _version(module: str) -> str:
+    try:
+        return __import__(module).__version__
+    except ImportError:
+        return "not installed"
+
+
+def _cpu() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _blas() -> str:
+    import numpy as np
+
+    try:
+        deps = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        return f"{deps.get('name', '?')} {deps.get('version', '')}".strip()
+    except Exception:  # noqa: BLE001 - older NumPy: the configuration is not a dict
+        return "unknown BLAS"
+
+
+def limit_threads(threads: int) -> None:
+    """Every library's thread pool to `threads` threads; before NumPy, PyTorch or JAX load.
+
+    Idle OpenMP threads wait passively, so one library's spinning pool does not steal the
+    cores another library's pool is about to use.
+    """
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    if threads == 1:
+        os.environ["XLA_FLAGS"] = (
+            os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+        ).strip()
+
+
+def provenance(threads: int) -> str:
+    """One line: date, versions, machine."""
+    import numpy as np
+
+    import gradscribe
+
+    day = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+    return (
+        f"Measured {day} with `python -m benchmarks`: gradscribe {gradscribe.__version__}, "
+        f"Python {platform.python_version()}, NumPy {np.__version__} ({_blas()}), "
+        f"PyTorch {_version('torch')}, JAX {_version('jax')}; {_cpu()}, {os.cpu_count()} cores, "
+        f"{platform.system()}; {threads} thread{'s' if threads > 1 else ''} per library."
+    )
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=9, help="interleaved rounds per case (default 9)")
+    parser.add_argument("--dtype", choices=["float64", "float32", "both"], default="both")
+    parser.add_argument("--case", action="append", help="only the cases whose network starts with this")
+    parser.add_argument("--threads", type=int, default=1, help="threads per library (default 1)")
+    parser.add_argument("--readme", action="store_true", help="write the table into README.md")
+    args = parser.parse_args(argv)
+    limit_threads(args.threads)
+
+    import numpy as np
+
+    from . import contenders, harness
+    from .cases import CASES
+
+    try:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    except ImportError:
+        pass
+    dtypes = [np.float64, np.float32] if args.dtype == "both" else [np.dtype(args.dtype).type]
+    cases = [c for c in CASES if not args.case or any(c.inline.startswith(p) for p in args.case)]
+    names = contenders.NAMES
+    results = []
+    try:
+        for case in cases:
+            for dtype in dtypes:
+                res = harness.measure(case, dtype, names, args.rounds)
+                results.append(res)
+                print(f"  {case.label} {res.dtype.name}: " + ", ".join(
+                    f"{n} {np.median(res.ratios(n)):.3f}" for n in res.times if n != "floor"
+                ), file=sys.stderr, flush=True)
+    except harness.GradientMismatch as exc:
+        print(f"wrong gradients: {exc}", file=sys.stderr)
+        return 1
+    text = provenance(args.threads) + "\n\n" + harness.table(results, names) + "\n"
+    missing = sorted({f"{contenders.TITLES[n]}: {why}" for r in results for n, why in r.missing.items()})
+    if missing:
+        text += "\n" + "\n".join(f"- {line}" for line in missing) + "\n"
+    print(text)
+    if args.readme:
+        readme = README.read_text(encoding="utf-8")
+        block = f"{START}\n{text}{END}"
+        pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.DOTALL)
+        if not pattern.search(readme):
+            print(f"README.md has no {START} ... {END} section", file=sys.stderr)
+            return 2
+        tmp = README.with_suffix(".md.tmp")
+        tmp.write_text(pattern.sub(lambda _: block, readme), encoding="utf-8")
+        os.replace(tmp, README)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

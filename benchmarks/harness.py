@@ -1,0 +1,151 @@
+"""Gradient checks, interleaved timing and the performance table.
+
+`check` compares every contender's loss and gradients with textbook NumPy in float64, which
+is itself checked first against central differences along a random direction. `measure`
+times the contenders round by round in one process: in each round every contender runs one
+block of steps (the order rotates from round to round), and its time per step is divided by
+the GEMM floor's in the same round. The table reports the median of those paired ratios and
+their range over the rounds, so a neighbour's load on a shared machine slows both sides of a
+ratio instead of one contender's median.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import contenders
+from .cases import Case, draw
+
+#: Relative tolerance of a contender's gradient against the float64 reference (of the
+#: largest element of that parameter's gradient), by dtype: a few thousand float roundings.
+TOLERANCE = {np.dtype(np.float64): 1e-8, np.dtype(np.float32): 2e-3}
+
+
+class GradientMismatch(AssertionError):
+    """A contender's loss or gradient differs from the reference beyond the tolerance."""
+
+
+@dataclass
+class Result:
+    """The timings of one case in one dtype."""
+
+    case: Case
+    dtype: np.dtype
+    rounds: int
+    times: dict[str, list[float]] = field(default_factory=dict)
+    missing: dict[str, str] = field(default_factory=dict)
+
+    def ratios(self, name: str) -> np.ndarray:
+        return np.array(self.times[name]) / np.array(self.times["floor"])
+
+
+def reference(case: Case, params, X, T):
+    """Loss and gradients from textbook NumPy in float64, checked by central differences."""
+    p64 = {k: v.astype(np.float64) for k, v in params.items()}
+    X64, T64 = X.astype(np.float64), T.astype(np.float64)
+    value, grads = contenders.textbook(case, p64, X64, T64)
+    rng = np.random.default_rng(2)
+    v = {k: rng.standard_normal(a.shape) for k, a in p64.items()}
+    h = 1e-5
+    plus = contenders.textbook(case, {k: p64[k] + h * v[k] for k in p64}, X64, T64)[0]
+    minus = contenders.textbook(case, {k: p64[k] - h * v[k] for k in p64}, X64, T64)[0]
+    numeric = (plus - minus) / (2 * h)
+    analytic = sum(float(np.vdot(v[k], grads[k])) for k in grads)
+    if abs(numeric - analytic) > 1e-5 * max(abs(analytic), 1e-8):
+        raise GradientMismatch(
+            f"{case.inline}: textbook gradients <v, g> = {analytic!r} but central differences "
+            f"give {numeric!r}"
+        )
+    return value, grads
+
+
+def check(case: Case, built: list, params, X, T) -> None:
+    """Raise GradientMismatch naming the worst element unless every contender agrees."""
+    value, grads = reference(case, params, X, T)
+    rtol = TOLERANCE[X.dtype]
+    for contender in built:
+        if contender.evaluate is None:
+            continue
+        got_value, got = contender.evaluate()
+        if abs(got_value - value) > rtol * max(abs(value), 1e-12):
+            raise GradientMismatch(f"{case.inline} {X.dtype} {contender.name}: loss {got_value!r}, expected {value!r}")
+        for key, expected in grads.items():
+            if key not in got or got[key].shape != expected.shape:
+                shape = got[key].shape if key in got else None
+                raise GradientMismatch(f"{contender.name}: d{key} has shape {shape}, expected {expected.shape}")
+            err = np.abs(got[key] - expected)
+            worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(err)), err.shape))
+            scale = float(np.max(np.abs(expected)))
+            if err[worst] > rtol * scale + 1e-30:
+                raise GradientMismatch(
+                    f"{case.inline} {X.dtype} {contender.name}: d{key}{list(worst)} = "
+                    f"{float(got[key][worst])!r}, expected {float(expected[worst])!r} (largest |d{key}| {scale:.3g})"
+                )
+
+
+def measure(case: Case, dtype, names: list[str], rounds: int, block: float = 0.05) -> Result:
+    """Check the contenders, then time them interleaved for `rounds` rounds."""
+    params, X, T = draw(case, dtype)
+    result = Result(case, np.dtype(dtype), rounds)
+    built = []
+    for name in names:
+        contender = contenders.build(name, case, params, X, T)
+        if isinstance(contender, contenders.Missing):
+            result.missing[name] = contender.reason
+        else:
+            built.append(contender)
+    check(case, built, params, X, T)
+
+    for contender in built:  # warm up: caches, JIT compilation, thread pools
+        for _ in range(3):
+            contender.step()
+    floor = next(c for c in built if c.name == "floor")
+    start = time.perf_counter()
+    floor.step()
+    reps = max(1, int(block / max(time.perf_counter() - start, 1e-7)))
+
+    result.times = {c.name: [] for c in built}
+    gc.collect()
+    gc.disable()
+    try:
+        for r in range(rounds):
+            order = built[r % len(built):] + built[: r % len(built)]
+            for contender in order:
+                step = contender.step
+                start = time.perf_counter()
+                for _ in range(reps):
+                    step()
+                result.times[contender.name].append((time.perf_counter() - start) / reps)
+    finally:
+        gc.enable()
+    return result
+
+
+def _seconds(t: float) -> str:
+    if t < 1e-3:
+        return f"{t * 1e6:.1f} µs"
+    if t < 1:
+        return f"{t * 1e3:.2f} ms"
+    return f"{t:.2f} s"
+
+
+def table(results: list[Result], names: list[str]) -> str:
+    """The Markdown table: the floor's median time, each contender's median paired ratio."""
+    others = [n for n in names if n != "floor"]
+    head = ["network, batch", "dtype", "GEMM floor"] + [contenders.TITLES[n] for n in others] + ["target"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for res in results:
+        cells = [res.case.label, res.dtype.name, _seconds(float(np.median(res.times["floor"])))]
+        for name in others:
+            if name in res.missing:
+                cells.append("not installed")
+                continue
+            ratios = res.ratios(name)
+            cells.append(f"{np.median(ratios):.2f}× ({ratios.min():.2f}–{ratios.max():.2f})")
+        cells.append(f"≤ {res.case.target:.2f}×")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,77 @@
+"""The benchmark harness (benchmarks/, outside the package): checks before it times, paired ratios."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks import contenders, harness
+from benchmarks.cases import CASES, Case
+
+SMALL = Case("1-8-4-1:relu,relu,identity:mse", 16, 2.0)
+CLASSIFIER = Case("5-7-3:relu,softmax:cross_entropy:row", 6, 1.1)
+
+
+@pytest.mark.parametrize("case", [SMALL, CLASSIFIER], ids=["column-mse", "row-ce"])
+def test_every_contender_agrees_with_the_checked_reference(case):
+    result = harness.measure(case, np.float64, contenders.NAMES, rounds=2, block=0.002)
+    timed = set(result.times) | set(result.missing)
+    assert timed == set(contenders.NAMES)
+    assert {"floor", "kernel, fresh", "textbook"} <= set(result.times)
+    for name in result.times:
+        assert len(result.times[name]) == 2 and all(t > 0 for t in result.times[name])
+        assert result.ratios(name).shape == (2,)
+    assert np.all(result.ratios("floor") == 1.0)
+
+
+def test_a_wrong_gradient_is_caught_before_timing(monkeypatch):
+    original = contenders.textbook
+
+    def slipped(case, params, X, T):
+        value, grads = original(case, params, X, T)
+        grads["B1"] = grads["B1"] * 2  # a slip: the bias gradient doubled
+        return value, grads
+
+    params, X, T = harness.draw(SMALL, np.float64)
+    built = [contenders.build("kernel, fresh", SMALL, params, X, T)]
+    harness.check(SMALL, built, params, X, T)  # the real reference: no complaint
+    monkeypatch.setattr(contenders, "textbook", slipped)
+    with pytest.raises(harness.GradientMismatch, match="central differences"):
+        harness.check(SMALL, built, params, X, T)
+
+
+def test_a_missing_library_is_reported_not_raised(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch -> ImportError
+    params, X, T = harness.draw(SMALL, np.float64)
+    built = contenders.build("torch", SMALL, params, X, T)
+    assert isinstance(built, contenders.Missing) and "not installed" in built.reason
+    res = harness.Result(SMALL, np.dtype(np.float64), 1, {"floor": [1.0]}, {"torch": built.reason})
+    assert "not installed" in harness.table([res], ["floor", "torch"])
+
+
+def test_the_cases_are_the_issues_four_shapes():
+    assert [(c.sizes, c.batch, c.target) for c in CASES] == [
+        ([1, 8, 4, 1], 32, 2.0),
+        ([784, 128, 10], 64, 1.06),
+        ([784, 256, 128, 10], 256, 1.04),
+        ([1024, 1024, 1024, 10], 2048, 1.02),
+    ]
+
+
+def test_a_wrong_contender_is_named_with_its_worst_element():
+    params, X, T = harness.draw(CLASSIFIER, np.float64)
+
+    def evaluate():
+        value, grads = contenders.textbook(CLASSIFIER, params, X, T)
+        grads["W2"] = grads["W2"].copy()
+        grads["W2"][3, 1] += 1e-3 * np.max(np.abs(grads["W2"]))
+        return value, grads
+
+    wrong = contenders.Contender("sloppy", lambda: None, evaluate)
+    with pytest.raises(harness.GradientMismatch, match=r"sloppy: dW2\[3, 1\]"):
+        harness.check(CLASSIFIER, [wrong], params, X, T)
