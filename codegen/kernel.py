@@ -24,6 +24,7 @@ from ..mathematics.chain import Derivation, derive
 from ..mathematics.spec import Network
 from .numpy_printer import KernelPrinter
 from .render import render
+from .stamp import stamp
 
 GENERATOR = f"gradscribe {__version__}"
 
@@ -172,7 +173,7 @@ def _loss_value(printer: KernelPrinter, derivation: Derivation, term, names: dic
 
 def render_kernel(derivation: Derivation) -> str:
     """The generated NumPy module for `derivation`, as text."""
-    return render("kernel.py.jinja", view=kernel_view(derivation))
+    return stamp(render("kernel.py.jinja", view=kernel_view(derivation)))
 
 
 def render_network(net: Network) -> str:

@@ -17,6 +17,7 @@ from ..mathematics.chain import Derivation, Equation
 from ..mathematics.spec import format_number
 from .latex_printer import activation_latex, latex, symbol_latex
 from .render import render
+from .stamp import stamp
 
 
 @dataclass(frozen=True)
@@ -204,9 +205,10 @@ def _activation_rows(derivation: Derivation) -> list[ActivationRow]:
 def render_writeup(derivation: Derivation, fmt: str) -> str:
     """The write-up as LaTeX (`fmt` "tex") or Markdown (`fmt` "md")."""
     template = {"tex": "derivation.tex.jinja", "md": "derivation.md.jinja"}[fmt]
-    return render(
+    text = render(
         template, view=writeup_view(derivation), tex_escape=tex_escape, tex_breakable=tex_breakable
     )
+    return stamp(text)
 
 
 def tex_escape(text: str) -> str:

@@ -10,6 +10,8 @@ import hashlib
 import keyword
 import math
 import re
+import reprlib
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,10 +23,10 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 from . import activations, losses
-from .errors import SpecError
+from .errors import SpecError, one_line, show_path, show_text
+from .limits import MAX_LAYERS, MAX_NESTING, MAX_SPEC_BYTES, MAX_UNITS
 
 LAYOUTS = ("column", "row")
-MAX_UNITS = 100_000
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _TOP_KEYS = {"name", "layout", "inputs", "loss", "layer"}
 _LAYER_KEYS = {"units", "activation", "alpha"}
@@ -128,24 +130,75 @@ def _is_file(arg: str) -> bool:
 
 
 def load_file(path: str | Path) -> Network:
+    """A network from a TOML spec file, reading at most MAX_SPEC_BYTES of it."""
     path = Path(path)
-    source = str(path)
+    source = show_path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_SPEC_BYTES + 1)
     except FileNotFoundError:
         raise SpecError(f"{source}: no such spec file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"{source}: cannot read spec file ({exc.__class__.__name__})") from None
+    except OSError as exc:
+        raise SpecError(f"{source}: cannot read spec file ({exc.strerror or type(exc).__name__})") from None
+    if len(raw) > MAX_SPEC_BYTES:
+        raise SpecError(
+            f"{source}: larger than the {MAX_SPEC_BYTES:,} bytes a spec file may have"
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{source}: not UTF-8 text (byte {exc.start})") from None
     return parse_toml(text, source)
 
 
 def parse_toml(text: str, source: str = "<spec>") -> Network:
     """Validate a TOML spec's text; `source` names it in error messages."""
+    if len(text) > MAX_SPEC_BYTES:
+        raise SpecError(f"{source}: larger than the {MAX_SPEC_BYTES:,} bytes a spec file may have")
+    depth = nesting(text)
+    if depth > MAX_NESTING:
+        raise SpecError(
+            f"{source}: arrays or tables nested {depth} deep, more than the {MAX_NESTING} "
+            "levels a spec file may have"
+        )
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"{source}: malformed TOML: {exc}") from None
+        raise SpecError(f"{source}: malformed TOML: {one_line(str(exc))}") from None
+    except ValueError:  # an integer literal past Python's limit on digits
+        raise SpecError(
+            f"{source}: a whole number with more than the {_MAX_DIGITS:,} digits "
+            "Python reads"
+        ) from None
+    except RecursionError:  # a backstop: `nesting` already bounds the depth
+        raise SpecError(f"{source}: nested too deeply to read") from None
     return from_dict(data, source)
+
+
+_MAX_DIGITS = getattr(sys, "get_int_max_str_digits", lambda: 4300)()  # Python's limit for int()
+_TOKENS = re.compile(
+    r'"""(?:[^"\\]|\\.|"(?!""))*"""'  # multi-line basic string
+    r"|'''.*?'''"  # multi-line literal string
+    r'|"(?:[^"\\\n]|\\.)*"'  # basic string
+    r"|'[^'\n]*'"  # literal string
+    r"|#[^\n]*"  # comment
+    r"|[\[\]{}]",  # brackets
+    re.DOTALL,
+)
+
+
+def nesting(text: str) -> int:
+    """How deep arrays and inline tables nest in TOML `text` (brackets in strings and comments
+    do not count; a table header `[[layer]]` counts 2)."""
+    depth = deepest = 0
+    for match in _TOKENS.finditer(text):
+        token = match.group()
+        if token in ("[", "{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in ("]", "}"):
+            depth = max(depth - 1, 0)
+    return deepest
 
 
 def from_dict(data: dict, source: str = "<spec>") -> Network:
@@ -172,6 +225,10 @@ def from_dict(data: dict, source: str = "<spec>") -> Network:
         isinstance(entry, dict) for entry in raw_layers
     ):
         raise SpecError(f"{source}: layer: must be one or more [[layer]] tables")
+    if len(raw_layers) > MAX_LAYERS:
+        raise SpecError(
+            f"{source}: layer: {len(raw_layers)} layers, more than the {MAX_LAYERS:,} a network may have"
+        )
     layers = []
     for index, entry in enumerate(raw_layers, start=1):
         where = f"{source}: layer[{index}]"
@@ -194,7 +251,7 @@ def from_dict(data: dict, source: str = "<spec>") -> Network:
 
 def parse_inline(text: str) -> Network:
     """`SIZES:ACTIVATIONS:LOSS[:LAYOUT]`, e.g. `784-128-10:leaky_relu@0.2,softmax:cross_entropy:row`."""
-    source = f"network '{text}'"
+    source = f"network {show_text(text)}"
     parts = text.split(":")
     if len(parts) not in (3, 4):
         raise SpecError(
@@ -204,14 +261,28 @@ def parse_inline(text: str) -> Network:
     sizes_text, acts_text, loss = parts[:3]
     layout = parts[3] if len(parts) == 4 else "column"
     if layout not in LAYOUTS:
-        raise SpecError(f"{source}: layout: must be column or row, got '{layout}'")
+        raise SpecError(f"{source}: layout: must be column or row, got {show_text(layout)}")
     if loss not in losses.LOSSES:
-        raise SpecError(f"{source}: loss: unknown loss '{loss}' (known: {', '.join(losses.LOSSES)})")
+        raise SpecError(
+            f"{source}: loss: unknown loss {show_text(loss)} (known: {', '.join(losses.LOSSES)})"
+        )
+    size_texts = sizes_text.split("-")
+    if len(size_texts) - 1 > MAX_LAYERS:
+        raise SpecError(
+            f"{source}: sizes: {len(size_texts) - 1} layers, more than the {MAX_LAYERS:,} a network may have"
+        )
     sizes = []
-    for index, size in enumerate(sizes_text.split("-")):
-        if not re.fullmatch(r"[0-9]+", size.strip()):
-            raise SpecError(f"{source}: sizes: n_{index} is '{size}', not a whole number")
-        sizes.append(_units(int(size), f"{source}: sizes: n_{index}"))
+    for index, size in enumerate(size_texts):
+        digits = size.strip()
+        if not re.fullmatch(r"[0-9]+", digits):
+            raise SpecError(f"{source}: sizes: n_{index} is {show_text(size)}, not a whole number")
+        digits = digits.lstrip("0") or "0"
+        if len(digits) > len(str(MAX_UNITS)):  # before int(): no 4300-digit limit
+            raise SpecError(
+                f"{source}: sizes: n_{index} has {len(digits):,} digits, more than "
+                f"the {MAX_UNITS} units gradscribe handles"
+            )
+        sizes.append(_units(int(digits), f"{source}: sizes: n_{index}"))
     if len(sizes) < 2:
         raise SpecError(f"{source}: sizes: need at least an input and an output size, like 2-1")
     acts = acts_text.split(",")
@@ -230,7 +301,7 @@ def parse_inline(text: str) -> Network:
                 value = float(alpha_text)
             except ValueError:
                 raise SpecError(
-                    f"{source}: layer {index} alpha: '{alpha_text}' is not a number"
+                    f"{source}: layer {index} alpha: {show_text(alpha_text)} is not a number"
                 ) from None
             alpha = _alpha(value, act, f"{source}: layer {index} alpha")
         layers.append(Layer(units, act, alpha))
@@ -304,7 +375,10 @@ def _alpha(value, act_name: str, where: str) -> sp.Rational:
 
 
 def _show(value) -> str:
-    text = repr(value)
+    """A value from a spec, quoted on one line and shortened (repr escapes newlines)."""
+    if isinstance(value, str):
+        return show_text(value, 40)
+    text = reprlib.repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
 

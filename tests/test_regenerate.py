@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from gradscribe.codegen.stamp import stamp
 from gradscribe.mathematics.spec import DEFAULT_SPEC, load_file
 
 GENERATED = Path(__file__).resolve().parent.parent / "generated"
@@ -69,11 +70,39 @@ def test_check_fails_after_a_hand_edit_and_names_every_stale_file(cli, copy):
 
 
 def test_regenerate_rewrites_and_then_check_passes(cli, copy):
+    # a kernel an older generator wrote: stamped, unedited, but not what is rendered today
     edited = copy / "sigmoid_classifier.py"
-    edited.write_text("# stale\n")
+    older = (GENERATED / "sigmoid_classifier.py").read_text().replace("# eq:dW1", "# older wording")
+    body_line = next(line for line in older.splitlines() if line.startswith("Body sha256: "))
+    edited.write_text(stamp(older.replace(body_line + "\n", "")))
     status, out, _ = cli("regenerate", "--dir", str(copy))
     assert status == 0 and f"wrote {edited}" in out
     assert edited.read_text() == (GENERATED / "sigmoid_classifier.py").read_text()
+    assert cli("regenerate", "--check", "--dir", str(copy))[0] == 0
+
+
+def test_a_hand_edited_kernel_survives_regenerate_without_force(cli, copy):
+    edited = copy / "softmax_classifier.py"
+    text = edited.read_text().replace("# eq:dW1", "# my note")
+    edited.write_text(text)
+    foreign = copy / "height_mlp.py"
+    foreign.write_text("# my own height model\n")
+    (copy / "row_regression.py").unlink()
+    status, out, err = cli("regenerate", "--dir", str(copy))
+    assert status == 1
+    assert err.splitlines() == [
+        f"gradscribe: {foreign} was not written by gradscribe; not overwritten (--force overwrites it)",
+        f"gradscribe: {edited} was edited by hand since gradscribe wrote it; not overwritten "
+        "(--force overwrites it)",
+    ]
+    assert f"wrote {copy / 'row_regression.py'}" in out  # the others are still brought up to date
+    assert "1 of 4 generated kernels rewritten, 2 left as they are" in out
+    assert edited.read_text() == text and foreign.read_text() == "# my own height model\n"
+    status, out, _ = cli("regenerate", "--check", "--dir", str(copy))
+    assert status == 1
+    assert f"stale: {edited} (differs from what the generator renders; edited by hand" in out
+    status, out, _ = cli("regenerate", "--force", "--dir", str(copy))
+    assert status == 0 and "2 of 4 generated kernels rewritten" in out
     assert cli("regenerate", "--check", "--dir", str(copy))[0] == 0
 
 

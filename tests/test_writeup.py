@@ -76,6 +76,7 @@ def test_tex_escape_makes_names_safe():
 
 
 def test_derive_writes_atomically_to_file(tmp_path, cli):
+    (tmp_path / "out").mkdir()  # -o never creates a folder
     target = tmp_path / "out" / "d.md"
     status, out, err = cli("derive", "1-2:sigmoid:mse", "--format", "md", "-o", str(target))
     assert status == 0 and out == ""

@@ -10,8 +10,9 @@ import argparse
 import sys
 
 from .. import __version__
-from ..mathematics.errors import SpecError
-from .errors import UsageError
+from ..mathematics import limits
+from ..mathematics.errors import SpecError, one_line, show_path
+from .errors import Refused, UsageError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -25,29 +26,36 @@ def build_parser() -> argparse.ArgumentParser:
         description="Derive back-propagation for an MLP, write it up, generate NumPy kernels, "
         "check hand-written gradients. With no command: the default job on the embedded "
         "1-8-4-1 network, written to ./gradscribe-out/.",
+        epilog=limits.describe(),
     )
     parser.add_argument("--version", action="version", version=f"gradscribe {__version__}")
     parser.add_argument("--out", default="gradscribe-out", help="folder for the default job")
+    parser.add_argument(
+        "--force", action="store_true",
+        help="the default job overwrites files in --out that it did not write or that were edited",
+    )
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     net_help = "a spec file (*.toml) or SIZES:ACTIVATIONS:LOSS[:LAYOUT], e.g. 1-8-4-1:relu,relu,identity:mse"
-    p = sub.add_parser("derive", help="write up the derivation (LaTeX or Markdown)")
+    p = sub.add_parser("derive", epilog=limits.describe(), help="write up the derivation (LaTeX or Markdown)")
     p.add_argument("net", help=net_help)
     p.add_argument("--format", choices=("tex", "md"), default="tex")
     p.add_argument("-o", "--output", default="-", help="output file, or - for stdout")
+    p.add_argument("--force", action="store_true", help="overwrite FILE even if gradscribe did not write it or it was edited since")
 
-    p = sub.add_parser("codegen", help="render the NumPy forward/backward module")
+    p = sub.add_parser("codegen", epilog=limits.describe(), help="render the NumPy forward/backward module")
     p.add_argument("net", help=net_help)
     p.add_argument("-o", "--output", default="-", help="output file, or - for stdout")
+    p.add_argument("--force", action="store_true", help="overwrite FILE even if gradscribe did not write it or it was edited since")
 
-    p = sub.add_parser("verify", help="prove every derived formula against sympy.diff")
+    p = sub.add_parser("verify", epilog=limits.describe(), help="prove every derived formula against sympy.diff")
     p.add_argument("net", help=net_help)
     p.add_argument("--json", action="store_true")
     p.add_argument("--max-width", type=int, default=3, help="cap widths at this (default 3)")
     p.add_argument("--batch", type=int, default=2, help="batch size N of the proof (default 2)")
     p.add_argument("--points", type=int, default=2, help="random exact points (default 2)")
 
-    p = sub.add_parser("check", help="judge hand-written gradients or a formula")
+    p = sub.add_parser("check", epilog=limits.describe(), help="judge hand-written gradients or a formula")
     p.add_argument("net", help=net_help)
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--python", metavar="FILE:FUNC")
@@ -57,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("regenerate", help="rewrite the kernels in generated/")
     p.add_argument("--check", action="store_true", help="exit 1 if generated/ is stale")
+    p.add_argument("--force", action="store_true", help="also overwrite kernels edited by hand")
     p.add_argument("--dir", default=None, help="the generated/ folder (default: ./generated)")
     return parser
 
@@ -67,37 +76,52 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         return _dispatch(args)
     except (UsageError, SpecError) as exc:
-        print(f"gradscribe: error: {exc}", file=sys.stderr)
+        _error(str(exc))
         return 2
+    except Refused as exc:
+        print(f"gradscribe: {one_line(str(exc))}", file=sys.stderr)
+        return 1
     except OSError as exc:  # an output path that cannot be written, and the like
-        where = f"{exc.filename}: " if exc.filename else ""
-        print(f"gradscribe: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        where = f"{show_path(exc.filename)}: " if exc.filename else ""
+        _error(f"{where}{exc.strerror or exc}")
         return 2
     except KeyboardInterrupt:
         return 130
 
 
-def _warn(args) -> None:
-    """Say on stderr what the registry warns about the network's activations (e.g. step)."""
+def _error(message: str) -> None:
+    """The one line on stderr of an exit status 2."""
+    print(f"gradscribe: error: {one_line(message)}", file=sys.stderr)
+
+
+def _warnings(args) -> list[str]:
+    """What the registry warns about the network's activations (e.g. step), to print once the
+    command has run without an error."""
     if getattr(args, "net", None) is None:
-        return
+        return []
     from ..mathematics.spec import load
 
     net = load(args.net)
-    for index, layer in enumerate(net.layers, start=1):
-        if layer.act.warning:
-            print(
-                f"gradscribe: warning: layer {index} uses {layer.activation}: {layer.act.warning}",
-                file=sys.stderr,
-            )
+    return [
+        f"gradscribe: warning: layer {index} uses {layer.activation}: {layer.act.warning}"
+        for index, layer in enumerate(net.layers, start=1)
+        if layer.act.warning
+    ]
 
 
 def _dispatch(args) -> int:
-    _warn(args)
+    warnings = _warnings(args)
+    status = _run(args)
+    for line in warnings:
+        print(line, file=sys.stderr)
+    return status
+
+
+def _run(args) -> int:
     if args.command is None:
         from .default_job import run_default
 
-        return run_default(args.out)
+        return run_default(args.out, force=args.force)
     if args.command == "derive":
         from .output_commands import run_derive
 

@@ -8,22 +8,30 @@ from ..codegen.kernel import render_kernel
 from ..codegen.writeup import render_writeup
 from ..mathematics import proof
 from ..mathematics.chain import derive
+from ..mathematics.errors import show_path
 from ..mathematics.spec import default_network
-from .files import write_atomic
+from .errors import UsageError
+from .files import check_destination, write_output
 
 
-def run_default(out_dir: str) -> int:
-    """Write the default network's write-ups and NumPy module into `out_dir`; print a summary."""
+def run_default(out_dir: str, force: bool = False) -> int:
+    """Write the default network's write-ups and NumPy module into `out_dir` (created if
+    missing); print a summary. Its own earlier outputs are overwritten, other files only with
+    `force`."""
     net = default_network()
-    derivation = derive(net)
     out = Path(out_dir)
-    outputs = {
-        out / "derivation.tex": render_writeup(derivation, "tex"),
-        out / "derivation.md": render_writeup(derivation, "md"),
-        out / f"{net.name}.py": render_kernel(derivation),
-    }
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{show_path(out)}: cannot create the folder ({exc.strerror or exc})") from None
+    names = [out / "derivation.tex", out / "derivation.md", out / f"{net.name}.py"]
+    for path in names:
+        check_destination(path, force=force)
+    derivation = derive(net)
+    texts = [render_writeup(derivation, "tex"), render_writeup(derivation, "md"), render_kernel(derivation)]
+    outputs = dict(zip(names, texts))
     for path, text in outputs.items():
-        write_atomic(path, text)
+        write_output(path, text, force=force)
     report = proof.prove(net)
     print(f"gradscribe: default network {net.name} ({net.inline()})")
     print(f"  proof: {sum(v.ok for v in report.verdicts)} of {len(report.verdicts)} formulas equal sympy.diff"

@@ -2,29 +2,24 @@
 
 from __future__ import annotations
 
-import sys
-
 from ..codegen.kernel import render_kernel
 from ..codegen.writeup import render_writeup
 from ..mathematics.chain import derive
 from ..mathematics.spec import load
-from .files import write_atomic
-
-
-def _emit(text: str, output: str | None) -> None:
-    if output in (None, "-"):
-        sys.stdout.write(text)
-    else:
-        write_atomic(output, text)
+from .files import check_destination, write_output
 
 
 def run_derive(args) -> int:
-    """`gradscribe derive NET [--format tex|md] [-o FILE]`."""
-    _emit(render_writeup(derive(load(args.net)), args.format), args.output)
+    """`gradscribe derive NET [--format tex|md] [-o FILE] [--force]`."""
+    net = load(args.net)
+    check_destination(args.output, force=args.force)
+    write_output(args.output, render_writeup(derive(net), args.format), force=args.force)
     return 0
 
 
 def run_codegen(args) -> int:
-    """`gradscribe codegen NET [-o FILE]`: the module to FILE, or stdout for '-'."""
-    _emit(render_kernel(derive(load(args.net))), args.output)
+    """`gradscribe codegen NET [-o FILE] [--force]`: the module to FILE, or stdout for '-'."""
+    net = load(args.net)
+    check_destination(args.output, force=args.force)
+    write_output(args.output, render_kernel(derive(net)), force=args.force)
     return 0
