@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
+from . import calling, losses
 from . import formula as formula_lang
 from .chain import Derivation, derive
 from .diagnose import Diagnoser, Draw, close, errors, numpy_value, shape_text
@@ -145,10 +146,15 @@ def _network(net) -> Network:
     return load(net) if isinstance(net, str) else net
 
 
-def draw(derivation: Derivation, batch: int, rng: np.random.Generator) -> Draw:
+TARGETS = ("soft", "onehot", "labels")
+
+
+def draw(derivation: Derivation, batch: int, rng: np.random.Generator, targets: str = "soft") -> Draw:
     """A float point (X, T, W_l, B_l as 2-D arrays) and every derived matrix there.
 
     Kinked layers' pre-activations are kept at least KINK_MARGIN away from 0 (redrawn).
+    `targets` says what T is (see `_targets`); with "labels" the draw also holds the integer
+    labels FUNC gets in place of T.
     """
     net = derivation.network
     column = net.layout == "column"
@@ -163,24 +169,51 @@ def draw(derivation: Derivation, batch: int, rng: np.random.Generator) -> Draw:
             b = rng.normal(size=(sizes[l], 1)) * 0.5
             env[f"W{l}"] = w if column else w.T
             env[f"B{l}"] = b if column else b.T
-        env["T"] = _targets(net, batch, rng)
+        env["T"], labels = _targets(net, batch, rng, targets)
         values = run(derivation, env, batch, NumpyBackend())
         if all(np.min(np.abs(values[f"G{l}"])) >= KINK_MARGIN
                for l, layer in enumerate(net.layers, start=1) if layer.act.kink):
             break
-    return Draw(batch, env, values)
+    return Draw(batch, env, values, labels=labels)
 
 
-def _targets(net: Network, batch: int, rng) -> np.ndarray:
+def _targets(net: Network, batch: int, rng, kind: str = "soft"):
+    """(T as the derivation has it, the integer labels FUNC gets instead or None).
+
+    soft: distributions (softmax + cross-entropy), probabilities (sigmoid + binary
+    cross-entropy), normal values otherwise; onehot: one 1 per sample (0/1 entries for the
+    binary cross-entropy); labels: class indices of shape (N,) (0/1 with one output unit).
+    """
     n = net.sizes[-1]
-    if net.loss == "cross_entropy":
+    output = net.loss_def.output
+    labels = None
+    if output == "softmax" and kind != "soft":
+        labels = rng.integers(0, n, size=batch)
+        t = np.zeros((n, batch))
+        t[labels, np.arange(batch)] = 1.0
+    elif output == "sigmoid" and kind != "soft":
+        t = rng.integers(0, 2, size=(n, batch)).astype(float)
+        if kind == "labels":
+            labels = t[0].astype(int)
+    elif output == "softmax":
         t = rng.uniform(0.1, 1.0, size=(n, batch))
         t /= t.sum(axis=0, keepdims=True)
-    elif net.loss == "binary_cross_entropy":
+    elif output == "sigmoid":
         t = rng.uniform(0.0, 1.0, size=(n, batch))
     else:
         t = rng.normal(size=(n, batch))
-    return t if net.layout == "column" else t.T
+    return (t if net.layout == "column" else t.T), (labels if kind == "labels" else None)
+
+
+def _check_targets(net: Network, targets: str) -> None:
+    if targets not in TARGETS:
+        raise ValueError(f"targets must be one of {', '.join(TARGETS)}, not '{targets}'")
+    if targets != "soft" and net.loss_def.output is None:
+        raise ValueError(f"--targets {targets} is for the cross-entropies only (the loss is "
+                         f"{net.loss})")
+    if targets == "labels" and net.loss_def.output == "sigmoid" and net.sizes[-1] != 1:
+        raise ValueError(f"--targets labels with {net.loss} needs one output unit (0/1 labels), "
+                         f"not {net.sizes[-1]}")
 
 
 def _batches(batch: int | None) -> tuple:
@@ -192,46 +225,95 @@ def _batches(batch: int | None) -> tuple:
 
 
 def _param_names(net: Network) -> list[str]:
-    return [f"{k}{l}" for l in range(1, net.depth + 1) for k in ("W", "B")]
+    return calling.param_names(net)
 
 
 # --------------------------------------------------------------------------- functions
 
 
-def check_function(net, func, batch: int | None = None, seed: int = 0) -> CheckReport:
-    """Judge ``func(params, X, T) -> {"W1": dW1, ...}`` against the derivation of `net`.
+class _Caller:
+    """FUNC called on a draw: the whole batch at once, or once per sample with the results
+    combined (summed, or averaged for a loss that is a mean over the batch)."""
+
+    def __init__(self, adapter: calling.Adapter, net: Network):
+        self.adapter, self.net = adapter, net
+        self.per_sample = False
+        self.mean = "N" in {str(s) for s in net.loss_def.delta_coefficient.free_symbols}
+
+    def __call__(self, params, X, T) -> calling.Outcome:
+        if not self.per_sample:
+            return self.adapter.call(params, X, T)
+        batch = X.shape[1] if self.net.layout == "column" else X.shape[0]
+        outcomes = [self.adapter.call(params, x, t)
+                    for x, t in calling.split_samples(self.net, X, T, batch)]
+        return calling.combine(outcomes, self.mean)
+
+
+def check_function(net, func, batch: int | None = None, seed: int = 0,
+                   targets: str = "soft") -> CheckReport:
+    """Judge a hand-written backward pass against the derivation of `net`.
 
     Args:
         net: a `Network`, or a NET string (spec file or inline form).
-        func: the hand-written backward pass; a dict of a subset of the params' keys.
+        func: ``func(params, X, T) -> {"W1": dW1, ...}``, or any of the calling conventions of
+            `calling` (a function of named arrays, a `calling.Target` naming ``Class.method``,
+            tuple / list / ``(loss, grads)`` returns).
         batch: fix the batch size of every draw (for code written for one sample).
         seed: seeds the draws; the same seed gives the same points.
+        targets: "soft", "onehot" or "labels" (the cross-entropies only): what T is.
 
     Returns:
-        A `CheckReport`: per returned parameter, the verdict, error figures and a diagnosis.
+        A `CheckReport`: per returned parameter, the verdict, error figures and a diagnosis;
+        its notes say what was assumed about the calling convention.
+
+    Raises:
+        calling.CallingError: FUNC cannot be built or called as specified.
+        ValueError: `targets` or `batch` do not fit the network.
     """
     net = _network(net)
+    _check_targets(net, targets)
     derivation = derive(net)
     batches = _batches(batch)
     rng = np.random.default_rng(seed)
-    draws = [draw(derivation, b, rng) for b in batches]
-    name = getattr(func, "__name__", "FUNC")
+    draws = [draw(derivation, b, rng, targets) for b in batches]
+    adapter = func if isinstance(func, calling.Adapter) else calling.Adapter(func, net)
+    name = adapter.label
+    caller = _Caller(adapter, net)
     report = CheckReport(net, f"{name}()", batches)
+    report.notes += adapter.notes
     returned: list[dict] = []
     modified: dict[str, str] = {}
+    at_one = _BatchOfOne(derivation, caller, rng, targets)
     for d in draws:
         params, X, T = _inputs(derivation, d)
         passed = dict(params)
         originals = {k: v.copy() for k, v in params.items()}
         x_before, t_before = X.copy(), T.copy()
         try:
-            grads = func(params, X, T)
+            outcome = caller(params, X, T)
+        except calling.ReturnError as exc:
+            report.error = str(exc)
+            return report
         except USER_FAILURES as exc:  # the user's code: any failure is a finding, not a crash
-            report.error = _raised(derivation, func, exc, params, X, T, d.batch, rng)
-            return report
-        if not isinstance(grads, dict):
-            report.error = f"{name} returned {type(grads).__name__}, not a dict of gradients"
-            return report
+            if not returned and _go_per_sample(caller, derivation, at_one, batch, f"it raised "
+                                               f"{type(exc).__name__}", report):
+                params = {k: v.copy() for k, v in originals.items()}
+                passed = dict(params)
+                outcome = caller(params, X, T)
+            else:
+                report.error = _raised(derivation, caller, name, exc, params, X, T, d.batch, rng,
+                                       targets)
+                return report
+        grads = outcome.grads
+        if not returned:
+            wrong_shape = _wrong_shapes(derivation, grads, d)
+            if wrong_shape and _go_per_sample(caller, derivation, at_one, batch, wrong_shape,
+                                              report):
+                params = {k: v.copy() for k, v in originals.items()}
+                passed = dict(params)
+                outcome = caller(params, X, T)
+                grads = outcome.grads
+        report.notes += [n for n in outcome.notes if n not in report.notes]
         for k, array in passed.items():
             returned_it = any(v is array for v in grads.values())
             if not np.array_equal(array, originals[k]):
@@ -251,7 +333,7 @@ def check_function(net, func, batch: int | None = None, seed: int = 0) -> CheckR
     known = _param_names(net)
     keys = [k for k in returned[0]]
     if not keys:
-        report.error = f"{name} returned an empty dict"
+        report.error = f"{name} returned no gradients"
         return report
     diagnoser = Diagnoser(derivation, draws)
     raw = {}
@@ -276,29 +358,62 @@ def check_function(net, func, batch: int | None = None, seed: int = 0) -> CheckR
             report.params[key] = ParamResult(
                 key, False, None, None, tuple(numpy_value(derivation, key, draws[0].env[key]).shape),
                 None, note)
-    at_one = _BatchOfOne(derivation, func, rng)
-    if batch is None:
+    if batch is None and not caller.per_sample:
         _single_sample_hint(report, derivation, at_one)
+    _convention(report, net, diagnoser)
     _propagation(report, net, at_one)
     report.params = {k: report.params[k] for k in sorted(report.params, key=_order(known))}
     return report
+
+
+def _wrong_shapes(derivation: Derivation, grads: dict, d: Draw) -> str | None:
+    """'it returned dB2 of shape (2, 3)' for the first gradient not in its parameter's shape."""
+    for k, v in grads.items():
+        if k not in _param_names(derivation.network):
+            continue
+        want = numpy_value(derivation, k, d.env[k]).shape
+        got = _shape_of(v)
+        if got != want:
+            return f"it returned d{k} of shape {'?' if got is None else shape_text(got)}"
+    return None
+
+
+def _go_per_sample(caller: _Caller, derivation: Derivation, at_one: _BatchOfOne, batch, why: str,
+                   report: CheckReport) -> bool:
+    """Switch to one call per sample when FUNC names its data for one sample (``x``), fails or
+    returns the wrong shapes for a batch, and returns every shape right for a batch of one."""
+    if batch is not None or "x" not in caller.adapter.data_names:
+        return False
+    result = at_one.get()
+    if result is None:
+        return False
+    one, grads = result
+    if _wrong_shapes(derivation, grads, one) is not None:
+        return False
+    caller.per_sample = True
+    combined = "averaged (the loss is a mean over the batch)" if caller.mean else "summed"
+    report.notes.append(
+        f"{caller.adapter.label} takes x, one sample: for a batch (N = {report.batches[0]}) {why}, "
+        f"for a batch of one every shape is right, so it is called once per sample and the "
+        f"results {combined}")
+    return True
 
 
 class _BatchOfOne:
     """FUNC called once on a batch of one (lazily): there dB_l is δ_l itself, so the deltas the
     code used can be read off its bias gradients."""
 
-    def __init__(self, derivation: Derivation, func, rng):
-        self.derivation, self.func, self.rng = derivation, func, rng
+    def __init__(self, derivation: Derivation, call, rng, targets: str = "soft"):
+        self.derivation, self.call, self.rng, self.targets = derivation, call, rng, targets
         self._result = None
 
     def get(self):
         """(draw, grads), or None if FUNC fails there."""
         if self._result is None:
-            one = draw(self.derivation, 1, self.rng)
+            one = draw(self.derivation, 1, self.rng, self.targets)
             params, X, T = _inputs(self.derivation, one)
             try:
-                grads = self.func(params, X, T)
+                grads = self.call.adapter.call(params, X, T).grads
             except USER_FAILURES:  # the user's code
                 grads = None
             self._result = (one, grads if isinstance(grads, dict) else None)
@@ -348,7 +463,7 @@ def _single_sample_hint(report: CheckReport, derivation: Derivation, at_one: _Ba
             continue
         if close(got, numpy_value(derivation, "d" + p.name, one.values["d" + p.name])):
             p.diagnosis += ("; it is right for a batch of one, so the code is probably written for "
-                            "a single sample")
+                            "a single sample: check it with --batch 1")
             p.facts = {}
 
 
@@ -360,7 +475,8 @@ def _order(known):
 
 def _inputs(derivation: Derivation, d: Draw):
     params = {k: numpy_value(derivation, k, d.env[k]).copy() for k in _param_names(derivation.network)}
-    return params, d.env["X"].copy(), d.env["T"].copy()
+    T = d.env["T"] if d.labels is None else d.labels
+    return params, d.env["X"].copy(), T.copy()
 
 
 
@@ -371,16 +487,17 @@ def _shape_of(value):
         return None
 
 
-def _raised(derivation, func, exc, params, X, T, batch, rng) -> str:
+def _raised(derivation, caller, name, exc, params, X, T, batch, rng, targets) -> str:
     shapes = ", ".join(f"{k} {shape_text(v.shape)}" for k, v in [("X", X), ("T", T)] + list(params.items()))
-    text = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
-    message = f"{getattr(func, '__name__', 'FUNC')} raised {text} when called with {shapes} (N = {batch})"
+    text = f"{type(exc).__name__}: {calling.first_line(exc)}".rstrip(": ")
+    message = f"{name} raised {text} when called with {shapes} (N = {batch})"
     if batch != 1:
-        one = draw(derivation, 1, rng)
+        one = draw(derivation, 1, rng, targets)
         p1, x1, t1 = _inputs(derivation, one)
         try:
-            func(p1, x1, t1)
-            message += "; it runs for a batch of one, so it is probably written for a single sample"
+            caller(p1, x1, t1)
+            message += ("; it runs for a batch of one, so it is probably written for a single "
+                        "sample: check it with --batch 1")
         except USER_FAILURES:
             message += "; it fails for a batch of one too"
     return message
@@ -519,6 +636,44 @@ def _propagation(report: CheckReport, net: Network, at_one: _BatchOfOne | None =
                     p.diagnosis = (f"d{p.name} (layer {l}) is wrong, and so is layer {top} above "
                                    f"it: the error most likely starts in layer {top}, the top-most "
                                    f"wrong layer, and propagates down to layer {l} ({figures})")
+
+
+def _convention(report: CheckReport, net: Network, diagnoser: Diagnoser) -> None:
+    """Every gradient off by one and the same factor: a loss convention, not a slip. Names the
+    registered loss (with the same output activation) whose δ_L the code matches, if any."""
+    results = [p for p in report.params.values() if p.name in _param_names(net)]
+    if len(results) < 2 or any(p.ok or "ratios" not in p.facts for p in results):
+        return
+    ratios = results[0].facts["ratios"]
+    if any(not np.allclose(p.facts["ratios"], ratios, rtol=1e-6, atol=0) for p in results[1:]):
+        return
+    if any(c <= 0 for c in ratios):  # a flipped sign is a slip, not a convention
+        return
+    n_out = sp.Integer(net.sizes[-1])
+    own = net.loss_def.delta_coefficient
+    matches = []
+    for other in losses.LOSSES.values():
+        if other.name == net.loss or other.output != net.loss_def.output:
+            continue
+        ratio = other.delta_coefficient / own
+        if all(abs(float(ratio.subs({losses.N: d.batch, losses.n: n_out})) - c) <= 1e-6 * abs(c)
+               for d, c in zip(diagnoser.draws, ratios)):
+            matches.append(other.name)
+    text = results[0].facts["text"]
+    if matches:
+        spec_text = " or ".join(f"`{net.inline().replace(f':{net.loss}:', f':{m}:')}`" for m in matches)
+        conclusion = (f"a loss convention: your code matches {' or '.join(matches)}, not "
+                      f"{net.loss} (check it as {spec_text})")
+    else:
+        conclusion = (f"it comes from δ{net.depth}, the loss's derivative: a loss convention "
+                      f"(your loss is scaled differently from {net.loss}) rather than a slip in "
+                      f"the backward pass")
+    sentence = f"every gradient is off by the same factor {text}: {conclusion}"
+    for p in results:
+        p.diagnosis = (f"d{p.name} (layer {p.name[1:]}) is off by a factor of {text}, the same in "
+                       f"every layer: {conclusion}")
+        p.facts = {}
+    report.notes.append(sentence)
 
 
 # --------------------------------------------------------------------------- formulas

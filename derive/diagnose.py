@@ -32,6 +32,8 @@ class Draw:
     env: dict
     values: dict
     variants: dict = field(default_factory=dict)
+    #: what FUNC gets in place of T: integer class labels of shape (N,), or None (T itself)
+    labels: np.ndarray | None = None
 
 
 def numpy_value(derivation: Derivation, name: str, value) -> np.ndarray:
@@ -177,24 +179,50 @@ def variants(derivation: Derivation) -> list[Variant]:
 # ------------------------------------------------------------------------ the diagnoser
 
 
-def _factor_names(batch: int, n_out: int) -> list[tuple[float, str]]:
-    """Named constant factors at a given batch size, most specific first."""
+def _factor_names(batch: int, n_out: int, batch_mean: bool = True,
+                  unit_mean: bool = True) -> list[tuple[float, str]]:
+    """Named constant factors at a given batch size, most specific first.
+
+    `batch_mean` / `unit_mean`: the loss averages over the batch / the output units (its δ_L
+    carries 1/N / 1/n_L); the sentences say what a factor of N or 1/N means for that loss.
+    """
+    if batch_mean:
+        over_n = ("1/N (divided by the batch size once too often: the loss's mean over the "
+                  "batch is already in δ; averaged where it should sum)")
+        times_n = "N (summed over the batch where the loss averages: a missing 1/N)"
+    else:
+        over_n = ("1/N (divided by the batch size, but the loss is a sum over the batch with "
+                  "no 1/N; averaged where it should sum)")
+        times_n = "N (multiplied by the batch size, which the summed loss does not have)"
+    if unit_mean:
+        over_n_out = f"1/n_L = 1/{n_out} (divided by the output width once too often)"
+        times_n_out = f"n_L = {n_out} (a missing 1/n_L of the mean over the output units)"
+    else:
+        over_n_out = f"1/n_L = 1/{n_out} (divided by the output width, which the loss does not average over)"
+        times_n_out = f"n_L = {n_out} (multiplied by the output width)"
     return [
         (2.0, "2 (twice the right value)"),
         (0.5, "1/2 (half the right value)"),
         (-1.0, "-1 (the sign is flipped)"),
         (-2.0, "-2"),
         (-0.5, "-1/2"),
-        (1.0 / batch, ("1/N (divided by the batch size once too often: the loss's mean over the "
-                      "batch is already in δ; averaged where it should sum)")),
-        (float(batch), "N (summed over the batch where the loss averages: a missing 1/N)"),
-        (1.0 / n_out, f"1/n_L = 1/{n_out} (divided by the output width once too often)"),
-        (float(n_out), f"n_L = {n_out} (a missing 1/n_L of the mean over the output units)"),
+        (1.0 / batch, over_n),
+        (float(batch), times_n),
+        (1.0 / n_out, over_n_out),
+        (float(n_out), times_n_out),
         (1.0 / (batch * n_out), "1/(N n_L)"),
-        (float(batch * n_out), "N n_L (the mean over all N n_L elements is missing)"),
+        (float(batch * n_out),
+         "N n_L (the mean over all N n_L elements is missing)" if batch_mean and unit_mean
+         else "N n_L"),
         (2.0 / batch, "2/N"),
         (0.5 * batch, "N/2"),
     ]
+
+
+def loss_means(net) -> tuple[bool, bool]:
+    """(averages over the batch, averages over the output units): N, n_L in δ_L's coefficient."""
+    names = {str(s) for s in net.loss_def.delta_coefficient.free_symbols}
+    return "N" in names, "n_L" in names
 
 
 class Diagnoser:
@@ -232,8 +260,9 @@ class Diagnoser:
                 return f"{name} is transposed (layer {layer}): it holds the values of {name}.T", {}
             factor = self._factor(got, want)
             if factor is not None:
-                text, c = factor
-                return f"{name} (layer {layer}) is off by a factor of {text}", {"factor": c}
+                text, c, ratios = factor
+                return (f"{name} (layer {layer}) is off by a factor of {text}",
+                        {"factor": c, "ratios": ratios, "text": text})
             for v in self._all_variants():
                 if v.origin < layer:
                     continue
@@ -298,25 +327,26 @@ class Diagnoser:
                 return None
             ratios.append(c)
         if all(abs(c) < 1e-12 for c in ratios):
-            return "0 (it is all zeros)", 0.0
+            return "0 (it is all zeros)", 0.0, ratios
         n_out = self.net.sizes[-1]
+        means = loss_means(self.net)
         matches = []
         for index in range(len(_factor_names(1, n_out))):
             ok = True
             for c, d in zip(ratios, self.draws):
-                value, _ = _factor_names(d.batch, n_out)[index]
+                value, _ = _factor_names(d.batch, n_out, *means)[index]
                 ok &= abs(c - value) <= 1e-6 * abs(value)
             if ok:
                 matches.append(index)
         if matches:
             # several names can fit one factor (2 and n_L = 2; N and n_L with a fixed batch)
-            names = _factor_names(self.draws[0].batch, n_out)
-            return " or ".join(names[i][1] for i in matches), ("table", matches[0])
+            names = _factor_names(self.draws[0].batch, n_out, *means)
+            return " or ".join(names[i][1] for i in matches), ("table", matches[0]), ratios
         if max(ratios) - min(ratios) <= 1e-6 * max(abs(c) for c in ratios):
             c = ratios[0]
             frac = Fraction(c).limit_denominator(1000)
             shown = str(frac) if abs(float(frac) - c) <= 1e-9 * abs(c) else f"{c:.6g}"
-            return shown, ("const", round(c, 9))
+            return shown, ("const", round(c, 9)), ratios
         return None
 
     def _reduction(self, name, layer, got):
@@ -334,8 +364,10 @@ class Diagnoser:
             ("sum", None, (f"collapsed to a scalar: δ{layer} summed over both the batch and the units "
                           f"of layer {layer}")),
             ("mean", None, f"collapsed to a scalar: the mean of δ{layer} over everything (layer {layer})"),
-            ("mean", batch_axis, (f"averaged over the batch instead of summed (layer {layer}; the "
-                                 f"loss's 1/N is already in δ{layer}), in the wrong shape")),
+            ("mean", batch_axis, (f"averaged over the batch instead of summed (layer {layer}; "
+                                 + (f"the loss's 1/N is already in δ{layer}" if loss_means(self.net)[0]
+                                    else "the loss is a sum over the batch, with no 1/N")
+                                 + "), in the wrong shape")),
             ("none", None, f"not reduced over the batch: it is δ{layer} itself (layer {layer})"),
         ]
         for op, axis, text in ways:

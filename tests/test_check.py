@@ -89,10 +89,10 @@ def test_unknown_key_and_non_numbers_are_wrong():
     mod = MODULES["column"]
 
     def renamed(params, X, T):
-        return {"dW1": mod.backprop(params, X, T)["W1"]}
+        return {"V1": mod.backprop(params, X, T)["W1"]}
 
     report = check_function(mod.NET, renamed)
-    assert not report.ok and "not a parameter" in report.params["dW1"].diagnosis
+    assert not report.ok and "not a parameter" in report.params["V1"].diagnosis
 
     def strings(params, X, T):
         return {"W1": "nope"}

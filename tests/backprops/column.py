@@ -164,6 +164,10 @@ def returns_list(params, X, T):
     return list(backprop(params, X, T).values())
 
 
+def returns_string(params, X, T):
+    return "done"
+
+
 def subset(params, X, T):
     g = backprop(params, X, T)
     return {"W1": g["W1"], "B1": g["B1"]}
@@ -183,6 +187,7 @@ EXPECTED = {
     "transposed": {"W1": "dW1 is transposed (layer 1): shape (3, 4) where (4, 3) belongs"},
     "twice": {"W3": "dW3 (layer 3) is off by a factor of 2"},
     "half": {"B3": "dB3 (layer 3) is off by a factor of 1/2"},
+    "returns_list": {},  # read as (W3, B3, W2, B2, W1, B1) by shape and order
     "sign_flipped": {
         "W3": "factor of -1",
         "B3": "factor of -1",
@@ -191,7 +196,7 @@ EXPECTED = {
     "no_output_mean": {
         "W3": "dW3 (layer 3) is off by a factor of 2",
         "B3": "dB3 (layer 3) is off by a factor of 2",
-        "*": "the error starts in layer 3",
+        "*": "the same in every layer: it comes from δ3, the loss's derivative: a loss convention",
     },
     "mean_over_batch": {"W1": "dW1 (layer 1) is off by a factor of 1/N"},
     "bias_over_units": {"B1": "summed over the units of layer 1 instead of over the batch"},
@@ -253,5 +258,5 @@ EXPECTED = {
 ERRORS = {
     "single_sample": "it runs for a batch of one, so it is probably written for a single sample",
     "always_raises": "RuntimeError: not implemented yet when called with X (3, 3)",
-    "returns_list": "returned list, not a dict",
+    "returns_string": "returned str, not gradients",
 }

@@ -137,12 +137,12 @@ EXPECTED = {
     "no_batch_mean": {
         "W3": "dW3 (layer 3) is off by a factor of N (summed over the batch where the loss averages",
         "B3": "dB3 (layer 3) is off by a factor of N",
-        "*": "the error starts in layer 3",
+        "*": "the same in every layer: it comes from δ3, the loss's derivative: a loss convention",
     },
     "no_output_mean": {
         "W3": "off by a factor of n_L = 3",
         "B3": "off by a factor of n_L = 3",
-        "*": "the error starts in layer 3",
+        "*": "the same in every layer: it comes from δ3, the loss's derivative: a loss convention",
     },
     "extra_n_out": {"B3": "dB3 (layer 3) is off by a factor of 1/n_L = 1/3"},
     "bias_over_units": {"B2": "summed over the units of layer 2 instead of over the batch"},

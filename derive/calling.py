@@ -1,0 +1,596 @@
+"""Calling hand-written backward passes as people write them: `check --python`'s conventions.
+
+The checker has a network, drawn parameters in the contract's layout (``W1``, ``B1``, ... as
+2-D arrays, row-layout biases 1-D), and data X, T. People's code wants them otherwise:
+
+- a plain function ``f(params, X, T)``, or one whose parameters are *named* after the
+  network's and the data's (``W1``, ``b1``, ..., any case; ``X``/``x``; ``T``/``y``/``Y``);
+- a method ``Class.method``: the class is built from the layer sizes (one list or separate
+  integers), the attributes holding its parameters (lists of weights and biases, a dict keyed
+  ``W1``/``b1``, one attribute per parameter, a list of layer objects) are found by name and
+  shape and set to the drawn values, possibly stored transposed or as other vector shapes;
+- a return value that is a dict (keys in any case, ``dW1``/``grad_W1`` too), a tuple or list of
+  arrays, lists of per-layer arrays (``(nabla_b, nabla_w)``) or ``(loss, grads)``.
+
+`resolve` finds the target in an imported module, `Adapter` builds and calls it and turns what
+it returns into ``{param: array}`` in the layout's shapes, with the assumptions it made as
+sentences. `per_sample` calls an adapter once per sample. Nothing here judges a gradient.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+class CallingError(ValueError):
+    """FUNC cannot be located, built or called as specified (bad input, not wrong code)."""
+
+
+class ReturnError(ValueError):
+    """FUNC ran but returned something that is not gradients (the code is wrong)."""
+
+
+# ----------------------------------------------------------------------------- the network
+
+
+def biased(net) -> tuple[bool, ...]:
+    """Per layer: does it have a bias B_l (``bias = false`` layers do not)."""
+    return tuple(bool(getattr(layer, "bias", True)) for layer in net.layers)
+
+
+def param_names(net) -> list[str]:
+    """W1, B1, W2, ... in layer order, without the biases of bias-free layers."""
+    out = []
+    for l, has_bias in enumerate(biased(net), start=1):
+        out.append(f"W{l}")
+        if has_bias:
+            out.append(f"B{l}")
+    return out
+
+
+def layout_shape(net, name: str) -> tuple[int, ...]:
+    """The contract's shape of parameter `name` in NumPy code (row-layout biases 1-D)."""
+    l = int(name[1:])
+    n, n_prev = net.sizes[l], net.sizes[l - 1]
+    if name[0] == "W":
+        return (n, n_prev) if net.layout == "column" else (n_prev, n)
+    return (n, 1) if net.layout == "column" else (n,)
+
+
+_PARAM = re.compile(r"(w|weights?|b|bias(?:es)?)_?(\d+)", re.IGNORECASE)
+_GRAD_PREFIX = re.compile(r"(?:d|d_|grad_?|grads_|nabla_?)(?=[wb])", re.IGNORECASE)
+X_NAMES = ("X", "x", "inputs", "input", "x_batch", "X_batch", "data", "features")
+T_NAMES = ("T", "t", "y", "Y", "targets", "target", "labels", "label", "y_batch", "Y_batch",
+           "y_true", "t_batch")
+PARAMS_NAMES = ("params", "parameters", "param", "weights_dict", "theta", "model")
+
+
+def canonical(name: str, net, gradient: bool = False) -> str | None:
+    """``b1``, ``W_1``, ``weights1`` (and with `gradient`, ``dW1``, ``grad_b1``) -> ``B1``/``W1``;
+    None if the name is not one of the network's parameters."""
+    text = name.strip()
+    if gradient:
+        text = _GRAD_PREFIX.sub("", text, count=1) if _GRAD_PREFIX.match(text) else text
+    m = _PARAM.fullmatch(text)
+    if not m:
+        return None
+    key = ("W" if m.group(1)[0] in "wW" else "B") + str(int(m.group(2)))
+    return key if key in param_names(net) else None
+
+
+# ----------------------------------------------------------------------------- locating FUNC
+
+
+@dataclass(frozen=True)
+class Target:
+    """What ``FILE:FUNC`` names: a function, or a class and the name of one of its methods."""
+
+    label: str
+    function: object = None
+    cls: type | None = None
+    method: str | None = None
+
+
+def resolve(module, qualname: str, where: str = "the module") -> Target:
+    """FUNC (``name`` or ``Class.method``) in an imported module.
+
+    Raises:
+        CallingError: no such name, or not callable.
+    """
+    parts = qualname.split(".")
+    if not all(p.isidentifier() for p in parts) or len(parts) > 2:
+        raise CallingError(f"'{qualname}' is not a function name or Class.method")
+    if not hasattr(module, parts[0]):
+        raise CallingError(f"{where} has no function '{parts[0]}'")
+    obj = getattr(module, parts[0])
+    if len(parts) == 1:
+        if inspect.isclass(obj):
+            raise CallingError(f"'{qualname}' in {where} is a class: name one of its methods "
+                               f"('{qualname}.backprop')")
+        if not callable(obj):
+            raise CallingError(f"'{qualname}' in {where} is not callable")
+        return Target(qualname, function=obj)
+    if not inspect.isclass(obj):
+        raise CallingError(f"'{parts[0]}' in {where} is not a class")
+    if not callable(getattr(obj, parts[1], None)):
+        raise CallingError(f"class '{parts[0]}' in {where} has no method '{parts[1]}'")
+    return Target(qualname, cls=obj, method=parts[1])
+
+
+def target_of(func) -> Target:
+    """A Python callable (a function, a bound method) as a `Target`."""
+    if isinstance(func, Target):
+        return func
+    return Target(getattr(func, "__qualname__", getattr(func, "__name__", "FUNC")), function=func)
+
+
+# ----------------------------------------------------------------------------- parameter slots
+
+
+@dataclass
+class Slot:
+    """Where an object keeps one parameter: `get`/`set` it, as `stored` (shape) says."""
+
+    param: str
+    where: str
+    stored: tuple
+    container: object
+    key: object
+
+    def set(self, value: np.ndarray) -> None:
+        if isinstance(self.container, (dict, list)):
+            self.container[self.key] = value
+        else:
+            setattr(self.container, self.key, value)
+
+
+def _fits(net, name: str, shape: tuple) -> str | None:
+    """How a stored shape holds parameter `name`: "as is", "transposed", "reshaped" or None."""
+    want = layout_shape(net, name)
+    if shape == want:
+        return "as is"
+    if name[0] == "W":
+        return "transposed" if shape == want[::-1] else None
+    n = net.sizes[int(name[1:])]
+    return "reshaped" if shape in ((n,), (n, 1), (1, n)) else None
+
+
+def _kind_of_name(name: str) -> str | None:
+    low = name.lower().lstrip("_")
+    if "weight" in low or low in ("w", "ws", "w_list", "kernels"):
+        return "W"
+    if "bias" in low or low in ("b", "bs", "b_list"):
+        return "B"
+    return None
+
+
+def _array(value) -> bool:
+    return isinstance(value, np.ndarray) and value.dtype.kind in "fiu"
+
+
+def find_slots(obj, net) -> dict[str, list[Slot]]:
+    """The attributes of `obj` holding each parameter, by name first, then by shape."""
+    names = param_names(net)
+    slots: dict[str, list[Slot]] = {}
+
+    def add(param, where, container, key, value):
+        if param in names and _fits(net, param, tuple(np.shape(value))):
+            slots.setdefault(param, []).append(Slot(param, where, tuple(np.shape(value)),
+                                                    container, key))
+
+    attrs = vars(obj) if hasattr(obj, "__dict__") else {}
+    for attr, value in list(attrs.items()):
+        where = f"self.{attr}"
+        key = canonical(attr, net)
+        if key and _array(value):
+            add(key, where, obj, attr, value)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                ck = canonical(str(k), net)
+                if ck and _array(v):
+                    add(ck, f"{where}[{k!r}]", value, k, v)
+        elif isinstance(value, list) and value:
+            _list_slots(net, attr, value, add)
+    return slots
+
+
+def _list_slots(net, attr, value, add):
+    """Per-layer lists: of weights, of biases, or of layer objects holding both."""
+    depth = net.depth
+    has_b = biased(net)
+    where = f"self.{attr}"
+    if all(_array(v) for v in value):
+        kind = _kind_of_name(attr)
+        layers_w = list(range(1, depth + 1))
+        layers_b = [l for l in layers_w if has_b[l - 1]]
+        for k, layers in (("W", layers_w), ("B", layers_b)):
+            if kind not in (None, k) or len(value) != len(layers):
+                continue
+            if kind is None and not all(_fits(net, f"{k}{l}", v.shape) for l, v in zip(layers, value)):
+                continue
+            for i, (l, v) in enumerate(zip(layers, value)):
+                add(f"{k}{l}", f"{where}[{i}]", value, i, v)
+            return
+    elif len(value) == depth and all(hasattr(v, "__dict__") for v in value):
+        for i, layer in enumerate(value):
+            for sub, v in vars(layer).items():
+                kind = _kind_of_name(sub)
+                if kind and _array(v):
+                    add(f"{kind}{i + 1}", f"{where}[{i}].{sub}", layer, sub, v)
+
+
+# ----------------------------------------------------------------------------- binding arguments
+
+
+def _signature(fn):
+    try:
+        return inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None
+
+
+def _positional(sig) -> list[inspect.Parameter]:
+    return [p for p in sig.parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+
+
+@dataclass
+class Binding:
+    """How FUNC's parameters are filled: `plan` maps each to "params", "X", "T" or a param."""
+
+    plan: list  # [(parameter name or None for positional, what)]
+    by_name: bool
+    takes: set = field(default_factory=set)  # network parameters passed as arguments
+
+
+def bind(fn, net, label: str, method: bool) -> Binding:
+    """Decide what to pass to `fn` (a function, or a bound method) for each of its parameters.
+
+    By name when any parameter is named after the data or the network's parameters; else
+    positionally, ``(params, X, T)`` for a function and ``(X, T)`` for a method.
+    """
+    sig = _signature(fn)
+    if sig is None:
+        return Binding([(None, "params"), (None, "X"), (None, "T")], False)
+    plan, unmatched = [], []
+    for p in sig.parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        key = canonical(p.name, net)
+        if p.name in X_NAMES:
+            plan.append((p, "X"))
+        elif p.name in T_NAMES:
+            plan.append((p, "T"))
+        elif key:
+            plan.append((p, key))
+        elif p.name in PARAMS_NAMES:
+            plan.append((p, "params"))
+        elif p.default is p.empty:
+            unmatched.append(p)
+    named = {what for _, what in plan}
+    takes = {w for w in named if w not in ("X", "T", "params")}
+    if {"X", "T"} <= named or takes:
+        if len(unmatched) == 1 and "params" not in named and not takes:
+            plan.append((unmatched[0], "params"))
+            unmatched = []
+        if unmatched:
+            raise CallingError(
+                f"{label}: cannot tell what to pass as '{unmatched[0].name}' (it takes "
+                f"{', '.join(sig.parameters)}; name the data X/x and T/y/Y, the parameters "
+                f"W1, b1, ... or params)")
+        order = {id(p): i for i, p in enumerate(sig.parameters.values())}
+        plan.sort(key=lambda pw: order[id(pw[0])])
+        return Binding([(p.name, w) for p, w in plan], True, takes)
+    positional = _positional(sig)
+    required = [p for p in positional if p.default is p.empty]
+    want = ["X", "T"] if method else ["params", "X", "T"]
+    if len(required) > len(want) or (len(positional) < len(want)
+                                      and not any(p.kind == p.VAR_POSITIONAL
+                                                  for p in sig.parameters.values())):
+        raise CallingError(f"{label} takes ({', '.join(sig.parameters)}): expected "
+                           f"{'(X, T)' if method else '(params, X, T)'} or parameters named "
+                           f"after the data and the network's parameters")
+    return Binding([(None, w) for w in want], False)
+
+
+# ----------------------------------------------------------------------------- building classes
+
+
+def _construct(cls, net, label: str):
+    """An instance of `cls` built from the layer sizes; (instance, how it was built)."""
+    sizes = list(net.sizes)
+    sig = _signature(cls)
+    attempts = []
+    if sig is not None:
+        positional = _positional(sig)
+        required = [p for p in positional if p.default is p.empty]
+        if len(required) <= 1 <= len(positional) or (
+                len(positional) <= 1 and any(p.kind == p.VAR_POSITIONAL for p in sig.parameters.values())):
+            attempts.append(((sizes,), f"{cls.__name__}({sizes})"))
+        if len(required) <= len(sizes) <= len(positional):
+            attempts.append((tuple(sizes), f"{cls.__name__}({', '.join(map(str, sizes))})"))
+        if not required:
+            attempts.append(((), f"{cls.__name__}()"))
+    else:
+        attempts = [((sizes,), f"{cls.__name__}({sizes})"),
+                    (tuple(sizes), f"{cls.__name__}({', '.join(map(str, sizes))})")]
+    if not attempts:
+        raise CallingError(f"{label}: cannot build {cls.__name__} from the layer sizes {sizes} "
+                           f"(its constructor takes {sig})")
+    failures, built = [], None
+    for args, how in attempts:
+        try:
+            obj = cls(*args)
+        except Exception as exc:  # noqa: BLE001  # the user's constructor: try the next form
+            failures.append(f"{how} raised {type(exc).__name__}: {first_line(exc)}")
+            continue
+        if find_slots(obj, net):
+            return obj, how
+        built = built or (obj, how)
+    if built is not None:
+        return built
+    raise CallingError(f"{label}: cannot build {cls.__name__} from the layer sizes: "
+                       + "; ".join(failures))
+
+
+def first_line(exc) -> str:
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001  # an exception whose __str__ raises
+        return ""
+    return text.splitlines()[0] if text else ""
+
+
+# ----------------------------------------------------------------------------- the adapter
+
+
+@dataclass
+class Outcome:
+    """One call: the gradients keyed W1, B1, ... (unknown keys kept as given) and what was assumed."""
+
+    grads: dict
+    notes: list
+
+
+class Adapter:
+    """Calls a `Target` on the checker's (params, X, T) and returns an `Outcome`.
+
+    Built once per check: a class is instantiated here, and its parameter attributes located.
+
+    Raises:
+        CallingError: the target cannot be built or called as specified.
+    """
+
+    def __init__(self, target, net):
+        self.target = target_of(target)
+        self.net = net
+        self.label = self.target.label
+        self.notes: list[str] = []
+        self.slots: dict[str, list[Slot]] = {}
+        self.instance = None
+        if self.target.cls is not None:
+            self.instance, how = _construct(self.target.cls, net, self.label)
+            fn = getattr(self.instance, self.target.method)
+            self.binding = bind(fn, net, self.label, method=True)
+            self.slots = find_slots(self.instance, net)
+            missing = [k for k in param_names(net) if k not in self.slots
+                       and k not in self.binding.takes]
+            if missing:
+                raise CallingError(
+                    f"{self.label}: {how} has no attribute holding {', '.join(missing)} (looked "
+                    f"for lists of weights/biases, a dict keyed W1/b1, attributes W1/b1 with the "
+                    f"shapes of the layers)")
+            self.notes.append(f"{how} built; parameters set in " + ", ".join(
+                f"{k} -> {self.slots[k][0].where}" for k in param_names(net) if k in self.slots))
+            for k in param_names(net):
+                if k in self.slots and _fits(net, k, self.slots[k][0].stored) == "transposed":
+                    self.notes.append(
+                        f"{k} is stored transposed, {_shape(self.slots[k][0].stored)} where the "
+                        f"{net.layout} layout has {_shape(layout_shape(net, k))}: its gradient is "
+                        f"judged transposed back")
+        else:
+            self.binding = bind(self.target.function, net, self.label, method=False)
+        if self.binding.by_name and self.binding.takes:
+            self.notes.append(f"{self.label} gets {', '.join(sorted(self.binding.takes, key=param_names(net).index))}"
+                              f" by name")
+
+    @property
+    def function(self):
+        if self.instance is not None:
+            return getattr(self.instance, self.target.method)
+        return self.target.function
+
+    @property
+    def data_names(self) -> tuple:
+        """The names FUNC gives the data (``("x", "y")``), or () when passed positionally."""
+        return tuple(name for name, what in self.binding.plan if name and what in ("X", "T"))
+
+    def call_raw(self, params: dict, X, T):
+        """Set the parameters, call FUNC and return what it returned (exceptions propagate)."""
+        for k, slots in self.slots.items():
+            value = params[k]
+            how = _fits(self.net, k, slots[0].stored)
+            if how == "transposed":
+                value = value.T
+            elif how == "reshaped":
+                value = value.reshape(slots[0].stored)
+            for slot in slots:
+                slot.set(value)
+        values = {"X": X, "T": T, "params": params}
+        args, kwargs = [], {}
+        for name, what in self.binding.plan:
+            value = values[what] if what in values else params[what]
+            if name is None:
+                args.append(value)
+            else:
+                kwargs[name] = value
+        if self.binding.by_name:
+            return self.function(**kwargs)
+        return self.function(*args)
+
+    def call(self, params: dict, X, T) -> Outcome:
+        """FUNC's gradients at (params, X, T), keyed like params, in the layout's shapes."""
+        return self.normalize(self.call_raw(params, X, T))
+
+    def normalize(self, raw) -> Outcome:
+        """What FUNC returned -> `Outcome` (raises ReturnError when it is not gradients)."""
+        grads, notes = normalize(raw, self.net, self.label)
+        out = {}
+        for k, v in grads.items():
+            if k in self.slots:
+                stored = self.slots[k][0].stored
+                arr = _as_float(v)
+                if arr is not None and arr.shape == stored and stored != layout_shape(self.net, k):
+                    v = arr.T if _fits(self.net, k, stored) == "transposed" else arr.reshape(
+                        layout_shape(self.net, k))
+            out[k] = v
+        return Outcome(out, notes)
+
+
+def _as_float(v):
+    try:
+        arr = np.asarray(v)
+    except Exception:  # noqa: BLE001  # an object whose __array__ raises
+        return None
+    return arr if arr.dtype.kind in "fiu" else None
+
+
+def _shape(shape) -> str:
+    shape = tuple(shape)
+    return f"({shape[0]},)" if len(shape) == 1 else "(" + ", ".join(map(str, shape)) + ")"
+
+
+# ----------------------------------------------------------------------------- return values
+
+
+def _scalar(v) -> bool:
+    if isinstance(v, (bool, np.bool_)):
+        return False
+    if isinstance(v, (int, float, np.floating, np.integer)):
+        return True
+    return isinstance(v, np.ndarray) and v.ndim == 0
+
+
+def normalize(raw, net, label: str = "FUNC") -> tuple[dict, list]:
+    """FUNC's return value -> ({"W1": array, ...}, notes). Unknown dict keys are kept as given.
+
+    Raises:
+        ReturnError: it is neither a dict nor a sequence of gradient arrays.
+    """
+    notes = []
+    if isinstance(raw, (tuple, list)) and len(raw) == 2:
+        first, second = raw
+        for loss, grads in ((first, second), (second, first)):
+            if _scalar(loss) and (isinstance(grads, dict) or (
+                    isinstance(grads, (tuple, list)) and len(grads) > 1)):
+                notes.append(f"{label} returned (loss, gradients): the loss is not judged")
+                raw = grads
+                break
+    if isinstance(raw, dict):
+        if raw and all(isinstance(v, (list, tuple)) for v in raw.values()):
+            return _sequence(list(raw.values()), net, label, type(raw).__name__, notes)
+        out = {}
+        renamed = []
+        for k, v in raw.items():
+            ck = canonical(str(k), net, gradient=True) if isinstance(k, str) else None
+            if ck is None:
+                out[k if isinstance(k, str) else repr(k)] = v
+                continue
+            if ck != k:
+                renamed.append(f"{k} as {ck}")
+            out[ck] = v
+        if renamed:
+            notes.append("keys read as the network's: " + ", ".join(renamed))
+        return out, notes
+    if isinstance(raw, (tuple, list)):
+        return _sequence(list(raw), net, label, type(raw).__name__, notes)
+    raise ReturnError(f"{label} returned {type(raw).__name__}, not gradients (a dict, a tuple "
+                      f"or list of arrays, or (loss, grads))")
+
+
+def _orders(net) -> list[tuple[str, list[str]]]:
+    """Orders people return gradients in: layers up or down, W and B interleaved or grouped."""
+    has_b = biased(net)
+    up = list(range(1, net.depth + 1))
+    out = []
+    for direction, layers in (("", up), (" (last layer first)", up[::-1])):
+        ws = [f"W{l}" for l in layers]
+        bs = [f"B{l}" for l in layers if has_b[l - 1]]
+        wb = [k for l in layers for k in (f"W{l}", f"B{l}") if k[0] == "W" or has_b[l - 1]]
+        bw = [k for l in layers for k in (f"B{l}", f"W{l}") if k[0] == "W" or has_b[l - 1]]
+        for order in (wb, ws + bs, bs + ws, bw, ws):
+            out.append((direction, order))
+    return out
+
+
+def _score(net, name: str, value) -> int:
+    arr = _as_float(value)
+    if arr is None:
+        return 0
+    how = _fits(net, name, arr.shape)
+    return {"as is": 3, "reshaped": 3, "transposed": 2}.get(how, 1 if arr.size == int(
+        np.prod(layout_shape(net, name))) else 0)
+
+
+def _sequence(items: list, net, label: str, kind: str, notes: list) -> tuple[dict, list]:
+    flat = []
+    for item in items:
+        if isinstance(item, (list, tuple)):
+            flat.extend(item)
+        else:
+            flat.append(item)
+    lengths = {len(o) for _, o in _orders(net)}
+    if len(flat) > 1 and _scalar(flat[0]) and len(flat) not in lengths and len(flat) - 1 in lengths:
+        notes.append(f"{label} returned a number first: taken as the loss, not judged")
+        flat = flat[1:]
+    candidates = [(d, o) for d, o in _orders(net) if len(o) == len(flat)]
+    if not candidates:
+        raise ReturnError(
+            f"{label} returned a {kind} of {len(flat)} arrays; the network has "
+            f"{len(param_names(net))} parameters ({', '.join(param_names(net))}), so they cannot "
+            f"be told apart (return a dict keyed like them)")
+    best = max(candidates, key=lambda c: sum(_score(net, k, v) for k, v in zip(c[1], flat)))
+    direction, order = best
+    notes.append(f"{label} returned a {kind} of {len(flat)} arrays, read by shape and order as "
+                 f"({', '.join(order)}){direction}")
+    return dict(zip(order, flat)), notes
+
+
+# ----------------------------------------------------------------------------- one sample at a time
+
+
+def split_samples(net, X, T, batch: int) -> list[tuple]:
+    """(x, t) for each sample, as a batch of one in the layout (labels: shape (1,))."""
+    out = []
+    for i in range(batch):
+        x = X[:, i:i + 1] if net.layout == "column" else X[i:i + 1, :]
+        if T.ndim == 1:
+            t = T[i:i + 1]
+        else:
+            t = T[:, i:i + 1] if net.layout == "column" else T[i:i + 1, :]
+        out.append((x, t))
+    return out
+
+
+def combine(outcomes: list[Outcome], mean: bool) -> Outcome:
+    """Per-sample gradients added up (or averaged, for a loss that is a mean over the batch).
+
+    A key whose values cannot be added (different shapes, not numbers) keeps the first value.
+    """
+    grads = {}
+    for k, v in outcomes[0].grads.items():
+        values = [o.grads.get(k) for o in outcomes]
+        arrays = [_as_float(x) for x in values]
+        if any(a is None for a in arrays) or len({a.shape for a in arrays}) != 1:
+            grads[k] = v
+            continue
+        total = np.sum(np.stack([a.astype(float) for a in arrays]), axis=0)
+        grads[k] = total / len(arrays) if mean else total
+    notes = []
+    for o in outcomes:
+        notes += [n for n in o.notes if n not in notes]
+    return Outcome(grads, notes)
