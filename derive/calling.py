@@ -543,6 +543,8 @@ def _sequence(items: list, net, label: str, kind: str, notes: list) -> tuple[dic
             flat.extend(item)
         else:
             flat.append(item)
+    what = (f"a {kind} of {len(flat)} arrays" if len(flat) == len(items)
+            else f"a {kind} of {len(items)} lists ({len(flat)} arrays)")
     lengths = {len(o) for _, o in _orders(net)}
     if len(flat) > 1 and _scalar(flat[0]) and len(flat) not in lengths and len(flat) - 1 in lengths:
         notes.append(f"{label} returned a number first: taken as the loss, not judged")
@@ -550,12 +552,12 @@ def _sequence(items: list, net, label: str, kind: str, notes: list) -> tuple[dic
     candidates = [(d, o) for d, o in _orders(net) if len(o) == len(flat)]
     if not candidates:
         raise ReturnError(
-            f"{label} returned a {kind} of {len(flat)} arrays; the network has "
+            f"{label} returned {what}; the network has "
             f"{len(param_names(net))} parameters ({', '.join(param_names(net))}), so they cannot "
             f"be told apart (return a dict keyed like them)")
     best = max(candidates, key=lambda c: sum(_score(net, k, v) for k, v in zip(c[1], flat)))
     direction, order = best
-    notes.append(f"{label} returned a {kind} of {len(flat)} arrays, read by shape and order as "
+    notes.append(f"{label} returned {what}, read by shape and order as "
                  f"({', '.join(order)}){direction}")
     return dict(zip(order, flat)), notes
 

@@ -20,7 +20,15 @@ import sympy as sp
 from . import calling, losses
 from . import formula as formula_lang
 from .chain import Derivation, derive
-from .diagnose import Diagnoser, Draw, close, errors, numpy_value, shape_text
+from .diagnose import (
+    Diagnoser,
+    Draw,
+    close,
+    confinement,
+    errors,
+    numpy_value,
+    shape_text,
+)
 from .evaluate import ExactBackend, NumpyBackend, evaluate, run
 from .proof import draw_point, exactly_zero
 from .spec import Network, load
@@ -360,7 +368,7 @@ def check_function(net, func, batch: int | None = None, seed: int = 0,
                 None, note)
     if batch is None and not caller.per_sample:
         _single_sample_hint(report, derivation, at_one)
-    _convention(report, net, diagnoser)
+    _convention(report, net, diagnoser, caller.per_sample)
     _propagation(report, net, at_one)
     report.params = {k: report.params[k] for k in sorted(report.params, key=_order(known))}
     return report
@@ -450,9 +458,12 @@ class _BatchOfOne:
 
 
 def _single_sample_hint(report: CheckReport, derivation: Derivation, at_one: _BatchOfOne) -> None:
-    """Unexplained wrong gradients that are right for a batch of one: code for one sample."""
+    """Unexplained or wrongly shaped gradients that are right for a batch of one: code for one
+    sample, called with a whole batch."""
     unexplained = [p for p in report.params.values()
-                   if not p.ok and p.facts.get("plain")]
+                   if not p.ok and p.diagnosis and "in place" not in p.diagnosis
+                   and (p.facts.get("plain") or (p.got_shape is not None
+                                                 and p.got_shape != p.expected_shape))]
     if not unexplained or at_one.get() is None:
         return
     one, grads = at_one.get()
@@ -530,6 +541,9 @@ def _judge(diagnoser: Diagnoser, grad_name: str, key: str, got: list, note: str 
             worst = worst_element(grad_name, got, want, diagnoser.draws)
             if worst:
                 figs += f"; worst {worst}"
+            where = confinement(grad_name, got, want)
+            if where:
+                figs += f"; {where}"
             diagnosis = f"{grad_name} (layer {_layer_of(grad_name)}): no simple cause found{figs}"
             facts = {"plain": True}
         result = ParamResult(key, False, abs_err, rel_err, expected_shape, got_shape, diagnosis,
@@ -604,6 +618,17 @@ def _propagation(report: CheckReport, net: Network, at_one: _BatchOfOne | None =
             if p.ok:
                 continue
             facts = p.facts
+            right = [q.name for q in by_layer[l] if q.ok]
+            if right and ("factor" in facts or facts.get("plain")):
+                # an error coming from above would change every gradient of the layer
+                own_text = (f"d{right[0]} of the same layer is right, so δ{l} is right and the "
+                            f"error is in d{p.name}'s own step from δ{l}, not in the layers above")
+                if facts.get("plain"):
+                    figures = p.diagnosis.split(": ", 1)[1]
+                    p.diagnosis = f"d{p.name} (layer {l}) has an error of its own: {own_text} ({figures})"
+                else:
+                    p.diagnosis += f"; {own_text}"
+                continue
             if "factor" in facts and str(facts["factor"]) in top_factors and l < top:
                 p.diagnosis += (f"; the same factor as layer {top}, so the error starts in layer "
                                 f"{top} (δ{top}) and propagates down")
@@ -638,9 +663,10 @@ def _propagation(report: CheckReport, net: Network, at_one: _BatchOfOne | None =
                                    f"wrong layer, and propagates down to layer {l} ({figures})")
 
 
-def _convention(report: CheckReport, net: Network, diagnoser: Diagnoser) -> None:
+def _convention(report: CheckReport, net: Network, diagnoser: Diagnoser, per_sample: bool) -> None:
     """Every gradient off by one and the same factor: a loss convention, not a slip. Names the
-    registered loss (with the same output activation) whose δ_L the code matches, if any."""
+    registered loss (with the same output activation) whose δ_L the code matches, if any
+    (for code called once per sample, the losses are compared on one sample)."""
     results = [p for p in report.params.values() if p.name in _param_names(net)]
     if len(results) < 2 or any(p.ok or "ratios" not in p.facts for p in results):
         return
@@ -656,7 +682,8 @@ def _convention(report: CheckReport, net: Network, diagnoser: Diagnoser) -> None
         if other.name == net.loss or other.output != net.loss_def.output:
             continue
         ratio = other.delta_coefficient / own
-        if all(abs(float(ratio.subs({losses.N: d.batch, losses.n: n_out})) - c) <= 1e-6 * abs(c)
+        if all(abs(float(ratio.subs({losses.N: 1 if per_sample else d.batch, losses.n: n_out}))
+                   - c) <= 1e-6 * abs(c)
                for d, c in zip(diagnoser.draws, ratios)):
             matches.append(other.name)
     text = results[0].facts["text"]

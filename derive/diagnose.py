@@ -74,6 +74,51 @@ def shape_text(shape) -> str:
     return "(" + ", ".join(map(str, shape)) + ")"
 
 
+def _runs(indices) -> str:
+    """[2, 3, 4, 7] -> '2–4, 7'."""
+    out, start, prev = [], None, None
+    for i in list(indices) + [None]:
+        if start is not None and (i is None or i != prev + 1):
+            out.append(str(start) if start == prev else f"{start}–{prev}")
+            start = None
+        if i is not None and start is None:
+            start = i
+        prev = i
+    return ", ".join(out)
+
+
+def confinement(name: str, got: list, want: list) -> str | None:
+    """Where the wrong entries of a gradient lie, when they are not everywhere: 'the error is
+    confined to rows 2–3 of dW1' (NumPy indices, over every draw). None if every row and
+    column is touched, or the shapes differ."""
+    mask = None
+    for g, w in zip(got, want):
+        g, w = np.asarray(g, dtype=float), np.asarray(w, dtype=float)
+        if g.shape != w.shape or (mask is not None and mask.shape != w.shape) or w.ndim not in (1, 2):
+            return None
+        scale = float(np.max(np.abs(w), initial=0.0))
+        with np.errstate(all="ignore"):
+            bad = ~(np.abs(g - w) <= RTOL * scale + 1e-12)
+        mask = bad if mask is None else (mask | bad)
+    if mask is None or not mask.any() or mask.all():
+        return None
+    if mask.ndim == 1 or 1 in mask.shape:
+        axis_name = "entries" if mask.ndim == 1 else ("rows" if mask.shape[1] == 1 else "columns")
+        flat = np.flatnonzero(mask.reshape(-1))
+        return f"the error is confined to {axis_name} {_runs(flat)} of {name}"
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    parts = []
+    if len(rows) < mask.shape[0]:
+        parts.append(f"rows {_runs(rows)}")
+    if len(cols) < mask.shape[1]:
+        parts.append(f"columns {_runs(cols)}")
+    if not parts:
+        count = int(mask.sum())
+        return f"{count} of its {mask.size} entries are wrong" if count < mask.size / 2 else None
+    return f"the error is confined to {' and '.join(parts)} of {name}"
+
+
 # ------------------------------------------------------------------------ variants of the chain
 
 

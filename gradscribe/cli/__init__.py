@@ -58,9 +58,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", epilog=limits.describe(), help="judge hand-written gradients or a formula")
     p.add_argument("net", help=net_help)
     what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument("--python", metavar="FILE:FUNC")
+    what.add_argument("--python", metavar="FILE:FUNC",
+                      help="FUNC may be a function or Class.method (the class built from the "
+                      "layer sizes)")
     what.add_argument("--formula", metavar='"dW2 = ..."')
     p.add_argument("--batch", type=int, default=None, help="the batch size the checker draws")
+    p.add_argument("--targets", choices=("soft", "onehot", "labels"), default="soft",
+                   help="targets for the cross-entropies: soft distributions (default), one-hot, "
+                   "or integer class labels of shape (N,)")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("regenerate", help="rewrite the kernels in generated/")

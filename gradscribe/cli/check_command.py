@@ -1,7 +1,9 @@
-"""`gradscribe check NET (--python FILE:FUNC | --formula STR) [--batch N] [--json]`.
+"""`gradscribe check NET (--python FILE:FUNC | --formula STR) [--batch N] [--targets T] [--json]`.
 
 Exit 0 when every judged gradient is right, 1 otherwise, 2 for bad input: a missing FILE or
-FUNC, a FUNC that is not callable, a formula outside the language (nothing of it is run).
+FUNC, a FUNC that is not callable or cannot be called as `calling` describes (a class that
+cannot be built from the layer sizes, parameters it does not hold), --targets that do not fit
+the loss, a formula outside the language (nothing of it is run).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..mathematics import check, spec
+from ..mathematics import calling, check, spec
 from ..mathematics.formula import FormulaError
 from .errors import UsageError
 
@@ -21,16 +23,25 @@ def run_check(args) -> int:
     net = spec.load(args.net)
     if args.batch is not None and args.batch < 1:
         raise UsageError("--batch must be at least 1")
+    if args.targets != "soft" and args.formula is not None:
+        raise UsageError("--targets is for --python")
     if args.formula is not None:
         try:
             report = check.check_formula(net, args.formula, batch=args.batch)
         except FormulaError as exc:
             raise UsageError(f"--formula: {exc}") from None
     else:
+        try:
+            check._check_targets(net, args.targets)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
         func = load_function(args.python)
         # FUNC's own prints go to stderr, so stdout stays the table or the JSON object
-        with contextlib.redirect_stdout(sys.stderr):
-            report = check.check_function(net, func, batch=args.batch)
+        try:
+            with contextlib.redirect_stdout(sys.stderr):
+                report = check.check_function(net, func, batch=args.batch, targets=args.targets)
+        except calling.CallingError as exc:
+            raise UsageError(f"--python: {exc}") from None
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:
@@ -39,7 +50,8 @@ def run_check(args) -> int:
 
 
 def load_function(target: str):
-    """FUNC from ``FILE:FUNC``, FILE imported with its folder importable (like ``python FILE``)."""
+    """FUNC (a function or ``Class.method``) from ``FILE:FUNC`` as a `calling.Target`, FILE
+    imported with its folder importable (like ``python FILE``)."""
     path_text, sep, name = target.rpartition(":")
     if not sep or not path_text or not name:
         raise UsageError(f"--python: expected FILE:FUNC, got '{target}'")
@@ -62,9 +74,7 @@ def load_function(target: str):
     except (Exception, SystemExit) as exc:  # noqa: BLE001  # the user's module failing to import is bad input
         first = str(exc).splitlines()[0] if str(exc) else ""
         raise UsageError(f"--python: importing '{path_text}' failed: {type(exc).__name__}: {first}") from None
-    if not hasattr(module, name):
-        raise UsageError(f"--python: '{path_text}' has no function '{name}'")
-    func = getattr(module, name)
-    if not callable(func):
-        raise UsageError(f"--python: '{name}' in '{path_text}' is not callable")
-    return func
+    try:
+        return calling.resolve(module, name, f"'{path_text}'")
+    except calling.CallingError as exc:
+        raise UsageError(f"--python: {exc}") from None
