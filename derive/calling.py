@@ -372,31 +372,44 @@ class Adapter:
         self.notes: list[str] = []
         self.slots: dict[str, list[Slot]] = {}
         self.instance = None
+        bound = self.target.function
         if self.target.cls is not None:
             self.instance, how = _construct(self.target.cls, net, self.label)
-            fn = getattr(self.instance, self.target.method)
-            self.binding = bind(fn, net, self.label, method=True)
-            self.slots = find_slots(self.instance, net)
-            missing = [k for k in param_names(net) if k not in self.slots
-                       and k not in self.binding.takes]
-            if missing:
-                raise CallingError(
-                    f"{self.label}: {how} has no attribute holding {', '.join(missing)} (looked "
-                    f"for lists of weights/biases, a dict keyed W1/b1, attributes W1/b1 with the "
-                    f"shapes of the layers)")
-            self.notes.append(f"{how} built; parameters set in " + ", ".join(
-                f"{k} -> {self.slots[k][0].where}" for k in param_names(net) if k in self.slots))
-            for k in param_names(net):
-                if k in self.slots and _fits(net, k, self.slots[k][0].stored) == "transposed":
-                    self.notes.append(
-                        f"{k} is stored transposed, {_shape(self.slots[k][0].stored)} where the "
-                        f"{net.layout} layout has {_shape(layout_shape(net, k))}: its gradient is "
-                        f"judged transposed back")
+            self._use_instance(how, strict=True)
+        elif inspect.ismethod(bound) and not inspect.isclass(bound.__self__):
+            # a method of an object the caller built (a notebook's net.backprop)
+            self.instance = bound.__self__
+            self.target = Target(self.label, cls=type(self.instance), method=bound.__name__)
+            self._use_instance(f"the {type(self.instance).__name__} object", strict=False)
         else:
-            self.binding = bind(self.target.function, net, self.label, method=False)
+            self.binding = bind(bound, net, self.label, method=False)
         if self.binding.by_name and self.binding.takes:
             self.notes.append(f"{self.label} gets {', '.join(sorted(self.binding.takes, key=param_names(net).index))}"
                               f" by name")
+
+    def _use_instance(self, how: str, strict: bool) -> None:
+        """Bind the method of `self.instance` and locate the parameters it holds."""
+        net = self.net
+        fn = getattr(self.instance, self.target.method)
+        self.binding = bind(fn, net, self.label, method=True)
+        self.slots = find_slots(self.instance, net)
+        missing = [k for k in param_names(net) if k not in self.slots
+                   and k not in self.binding.takes]
+        if missing and (strict or self.slots):
+            raise CallingError(
+                f"{self.label}: {how} has no attribute holding {', '.join(missing)} (looked "
+                f"for lists of weights/biases, a dict keyed W1/b1, attributes W1/b1 with the "
+                f"shapes of the layers)")
+        if not self.slots:
+            return
+        self.notes.append(f"{how} {'built' if strict else 'used'}; parameters set in " + ", ".join(
+            f"{k} -> {self.slots[k][0].where}" for k in param_names(net) if k in self.slots))
+        for k in param_names(net):
+            if k in self.slots and _fits(net, k, self.slots[k][0].stored) == "transposed":
+                self.notes.append(
+                    f"{k} is stored transposed, {_shape(self.slots[k][0].stored)} where the "
+                    f"{net.layout} layout has {_shape(layout_shape(net, k))}: its gradient is "
+                    f"judged transposed back")
 
     @property
     def function(self):

@@ -460,8 +460,9 @@ class _BatchOfOne:
 def _single_sample_hint(report: CheckReport, derivation: Derivation, at_one: _BatchOfOne) -> None:
     """Unexplained or wrongly shaped gradients that are right for a batch of one: code for one
     sample, called with a whole batch."""
+    known = _param_names(derivation.network)
     unexplained = [p for p in report.params.values()
-                   if not p.ok and p.diagnosis and "in place" not in p.diagnosis
+                   if p.name in known and not p.ok and p.diagnosis and "in place" not in p.diagnosis
                    and (p.facts.get("plain") or (p.got_shape is not None
                                                  and p.got_shape != p.expected_shape))]
     if not unexplained or at_one.get() is None:

@@ -206,6 +206,15 @@ def test_classes_that_cannot_be_used():
         Adapter(Target("Needs.f", cls=Needs, method="f"), COLUMN)
 
 
+def test_a_bound_method_of_an_existing_object():
+    p = _params(COLUMN)
+    net = Lists([3, 4, 2])
+    adapter = Adapter(net.backprop, COLUMN)
+    assert adapter.notes[0].startswith("the Lists object used; parameters set in W1 -> self.weights[0]")
+    out = adapter.call(p, np.zeros((3, 1)), np.zeros((2, 1)))
+    assert net.weights[1] is p["W2"] and np.array_equal(out.grads["W2"], p["W2"])
+
+
 def test_resolve_names():
     module = types.SimpleNamespace(Lists=Lists, f=lambda params, X, T: {}, N=3)
     assert calling.resolve(module, "Lists.backprop").cls is Lists
