@@ -173,3 +173,23 @@ def grads_tuple(X, Y, W1, b1, W2, b2):
 def grads_tuple_buggy(X, Y, W1, b1, W2, b2):
     """Leaves out tanh'."""
     return _tuple(X, Y, W1, b1, W2, b2, lambda a: 1.0)
+
+
+# ----------------------------------------------------------------------- bias-free, summed squares
+
+
+def bias_free(X, Y, W1, W2):
+    """No biases; the loss is the plain sum of squared errors (column layout)."""
+    H = sigmoid(W1 @ X)
+    P = W2 @ H
+    dP = 2 * (P - Y)
+    dW2 = dP @ H.T
+    dH = (W2.T @ dP) * H * (1 - H)
+    dW1 = dH @ X.T
+    return dW1, dW2
+
+
+def bias_free_halved(X, Y, W1, W2):
+    """The half_sse convention (P - Y) where the sum of squares needs 2 (P - Y)."""
+    dW1, dW2 = bias_free(X, Y, W1, W2)
+    return dW1 / 2, dW2 / 2
