@@ -1,9 +1,16 @@
-"""Central finite differences on a generated kernel: the third, independent view of the gradients.
+"""The generated kernel against the definitions and against central finite differences.
 
-`gradscribe verify` runs this after the symbolic proof: it renders the network's NumPy module,
-imports it from a temporary file, and compares every parameter's gradient with a central
-difference of the module's loss along a random direction (<v, grad> against
-(L(theta + eps v) - L(theta - eps v)) / 2 eps), in float64, at points away from kinks.
+`gradscribe verify` runs this after the symbolic proof. It renders the network's NumPy module,
+imports it from a temporary file and, at one float64 point drawn away from every kink:
+
+1. compares the kernel's forward values P and its loss with the network's *definitions*
+   (the activation and loss registries, evaluated by `mathematics.evaluate`), to round-off;
+2. compares every entry of every gradient from `loss_and_grads` with a central difference of
+   the kernel's own `forward` + `loss` (for large networks: every bias entry, a random sample
+   of weight entries, and each whole parameter along a random direction).
+
+Tolerances come from a first-order rounding-error analysis (Higham's gamma_n bounds) of the
+forward pass at the point, not from a fixed number; see `Tolerances`.
 """
 
 from __future__ import annotations
@@ -11,31 +18,34 @@ from __future__ import annotations
 import importlib.util
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import sympy as sp
 
-from ..mathematics.chain import derive
+from ..mathematics import losses
+from ..mathematics.chain import Derivation, N, derive
+from ..mathematics.evaluate import NumpyBackend, run
+from ..mathematics.functions import elementary
 from ..mathematics.proof import capped_network
 from ..mathematics.spec import Network
 from .kernel import render_kernel
 
-TOLERANCE = 1e-6
-MAX_PARAMETERS = 2_000_000
-KINK_CLEARANCE = 1e-3
+#: Parameters above this are differenced on a network with capped widths (memory bound).
+MAX_PARAMETERS = 5_000_000
+#: Gradient entries differenced one by one (4 loss evaluations each); past it, a sample.
+MAX_ELEMENTS = 3_000
+#: Kinked pre-activations are kept this far from 0: about 800 times the largest step (2h).
+CLEARANCE = 1e-2
+#: Multiply-adds spent on one-by-one differences (4 loss evaluations per entry).
+WORK = 2_000_000_000
+#: Safety factor on the first-order rounding bounds.
+SAFETY = 2.0
 
 
-@dataclass
-class ParamDifference:
-    name: str
-    analytic: float
-    numeric: float
-    rel_err: float
-
-    @property
-    def ok(self) -> bool:
-        return self.rel_err <= TOLERANCE
+class PointNotFound(RuntimeError):
+    """No point clear of every kink could be drawn."""
 
 
 def load_kernel(source: str, module_name: str):
@@ -50,35 +60,200 @@ def load_kernel(source: str, module_name: str):
     return module
 
 
-def draw_inputs(module, batch: int, rng: np.random.Generator):
-    """X and T in the module's layout; T fits the loss (probability rows/columns, [0, 1])."""
-    spec = module.SPEC
-    n_in, n_out = spec["sizes"][0], spec["sizes"][-1]
-    column = spec["layout"] == "column"
-    X = rng.standard_normal((n_in, batch) if column else (batch, n_in))
-    shape = (n_out, batch) if column else (batch, n_out)
-    if spec["loss"] == "cross_entropy":
-        T = rng.random(shape) + 0.1
-        T = T / T.sum(axis=0 if column else 1, keepdims=True)
-    elif spec["loss"] == "binary_cross_entropy":
-        T = rng.random(shape)
-    else:
-        T = rng.standard_normal(shape)
-    return X, T
+# ------------------------------------------------------------------------------ results
 
 
-def _clear_of_kinks(module, params, X) -> bool:
-    _, cache = module.forward(params, X)
-    pre = [value for key, value in cache.items() if key.startswith("G")]
-    return all(np.min(np.abs(g)) > KINK_CLEARANCE for g in pre)
+@dataclass
+class ElementDifference:
+    """One gradient entry (or one directional derivative): kernel vs finite differences."""
+
+    param: str
+    index: tuple | None  # None: the whole parameter along a random direction
+    kernel: float
+    numeric: float
+    tolerance: float
+
+    @property
+    def error(self) -> float:
+        return abs(self.kernel - self.numeric)
+
+    @property
+    def ratio(self) -> float:
+        return self.error / self.tolerance if self.tolerance > 0 else (0.0 if self.error == 0 else np.inf)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.error <= self.tolerance)
+
+    def where(self) -> str:
+        if self.index is None:
+            return f"{self.param} (along a random direction)"
+        return f"{self.param}[{', '.join(map(str, self.index))}]"
+
+    def to_json(self) -> dict:
+        return {
+            "param": self.param,
+            "index": None if self.index is None else list(self.index),
+            "kernel": self.kernel,
+            "finite_differences": self.numeric,
+            "error": self.error,
+            "tolerance": self.tolerance,
+        }
+
+
+@dataclass
+class ParamCheck:
+    """Every check of one parameter's gradient."""
+
+    name: str
+    shape: tuple
+    entries: int
+    checked: int
+    rows: list[ElementDifference] = field(default_factory=list)
+    shape_error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.shape_error is None and all(r.ok for r in self.rows)
+
+    @property
+    def worst(self) -> ElementDifference | None:
+        return max(self.rows, key=lambda r: r.ratio, default=None)
+
+
+@dataclass
+class ValueCheck:
+    """The kernel's forward value (P or the loss) against the definitions."""
+
+    name: str
+    error: float
+    tolerance: float
+    kernel: float
+    definition: float
+    index: tuple | None = None
+    shape_error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.shape_error is None and bool(self.error <= self.tolerance)
+
+
+@dataclass
+class Tolerances:
+    """How kernel and finite differences are compared (float64).
+
+    An entry passes when |kernel - fd| <= |D(h) - D(2h)| + SAFETY * eta / h + rtol * |kernel|:
+    fd = (4 D(h) - D(2h)) / 3 is the Richardson-extrapolated central difference, whose
+    truncation error (O(h^4)) is far below |D(h) - D(2h)| (O(h^2)); eta bounds the rounding
+    error of one loss evaluation, so eta / h bounds the differences' rounding; rtol = sqrt(eps)
+    covers the kernel's own rounding. h = eps**(1/3) * max(1, |theta|) balances truncation
+    against rounding for the dtype.
+    """
+
+    dtype: str
+    eps: float
+    step: float
+    rtol: float
+    eta: float
+
+    def describe(self) -> str:
+        return (
+            f"|kernel - fd| <= |D(h) - D(2h)| + {SAFETY:g} eta/h + rtol |kernel|, "
+            f"h = {self.step:.1e} max(1, |theta|), eta = {self.eta:.1e} (rounding bound of the loss), "
+            f"rtol = {self.rtol:.1e}"
+        )
+
+    def to_json(self) -> dict:
+        return {"dtype": self.dtype, "step": self.step, "rtol": self.rtol, "eta": self.eta,
+                "safety": SAFETY, "rule": self.describe()}
+
+
+@dataclass
+class KernelCheck:
+    """The outcome of `check_kernel`."""
+
+    sizes: tuple
+    full_sizes: tuple
+    batch: int
+    tolerances: Tolerances
+    forward: list[ValueCheck]
+    params: list[ParamCheck]
+
+    @property
+    def forward_ok(self) -> bool:
+        return all(v.ok for v in self.forward)
+
+    @property
+    def gradients_ok(self) -> bool:
+        return all(p.ok for p in self.params)
+
+    @property
+    def ok(self) -> bool:
+        return self.forward_ok and self.gradients_ok
+
+    @property
+    def full_size(self) -> bool:
+        return tuple(self.sizes) == tuple(self.full_sizes)
+
+    @property
+    def entries(self) -> int:
+        return sum(p.entries for p in self.params)
+
+    @property
+    def checked(self) -> int:
+        return sum(p.checked for p in self.params)
+
+    @property
+    def worst(self) -> ElementDifference | None:
+        rows = [p.worst for p in self.params if p.worst is not None]
+        return max(rows, key=lambda r: r.ratio, default=None)
+
+    def to_json(self) -> dict:
+        worst = self.worst
+        return {
+            "ok": self.ok,
+            "sizes": list(self.sizes),
+            "full_size": self.full_size,
+            "batch": self.batch,
+            "entries": self.entries,
+            "entries_checked_one_by_one": self.checked,
+            "tolerance": self.tolerances.to_json(),
+            "forward": {
+                v.name: {"ok": v.ok, "error": v.error, "tolerance": v.tolerance,
+                         "kernel": v.kernel, "definition": v.definition,
+                         "index": None if v.index is None else list(v.index),
+                         "shape_error": v.shape_error}
+                for v in self.forward
+            },
+            "params": {
+                p.name: {
+                    "ok": p.ok,
+                    "entries": p.entries,
+                    "checked": p.checked,
+                    "shape_error": p.shape_error,
+                    "worst": None if p.worst is None else p.worst.to_json(),
+                }
+                for p in self.params
+            },
+            "worst": None if worst is None else worst.to_json(),
+        }
+
+
+# ------------------------------------------------------------------------------ sizes
 
 
 def sized_for_differences(net: Network) -> Network:
-    """`net`, or, past MAX_PARAMETERS, the same network with widths capped to fit."""
-    width = max(net.sizes)
-    while width > 1 and _parameters(capped_network(net, width)) > MAX_PARAMETERS:
-        width //= 2
-    return capped_network(net, width)
+    """`net`, or, past MAX_PARAMETERS, the same network with the largest width cap that fits."""
+    if _parameters(net) <= MAX_PARAMETERS:
+        return net
+    low, high = 1, max(net.sizes)
+    while low < high:
+        mid = (low + high + 1) // 2
+        if _parameters(capped_network(net, mid)) <= MAX_PARAMETERS:
+            low = mid
+        else:
+            high = mid - 1
+    return capped_network(net, low)
 
 
 def _parameters(net: Network) -> int:
@@ -86,29 +261,256 @@ def _parameters(net: Network) -> int:
     return sum(sizes[i] * sizes[i + 1] + sizes[i + 1] for i in range(len(sizes) - 1))
 
 
-def check_kernel(net: Network, seed: int = 0, batch: int = 3, eps: float = 1e-6) -> list[ParamDifference]:
-    """Central differences against the generated kernel's backward, one row per parameter.
+# ------------------------------------------------------------------------------ the point
 
-    Networks with more than MAX_PARAMETERS parameters are checked with capped widths
-    (`sized_for_differences`); the generated code is the same for every width.
+
+def draw_inputs(module, batch: int, rng: np.random.Generator):
+    """X and T in the module's layout; T fits the loss (probability rows/columns, [0, 1])."""
+    spec = module.SPEC
+    n_in, n_out = spec["sizes"][0], spec["sizes"][-1]
+    column = spec["layout"] == "column"
+    X = rng.standard_normal((n_in, batch) if column else (batch, n_in))
+    shape = (n_out, batch) if column else (batch, n_out)
+    loss = str(spec["loss"])
+    if loss.startswith("cross_entropy"):
+        T = rng.random(shape) + 0.1
+        T = T / T.sum(axis=0 if column else 1, keepdims=True)
+    elif loss.startswith("binary_cross_entropy"):
+        T = rng.random(shape)
+    else:
+        T = rng.standard_normal(shape)
+    return X, T
+
+
+class Definitions:
+    """The network's definitions evaluated in float64 at a point (kernel-independent)."""
+
+    def __init__(self, derivation: Derivation, params: dict, X, T, upto: str | None = None):
+        self.derivation = derivation
+        net = derivation.network
+        self.batch = X.shape[1] if net.layout == "column" else X.shape[0]
+        env = {"X": np.asarray(X, dtype=np.float64), "T": np.asarray(T, dtype=np.float64)}
+        for name, value in params.items():
+            if name in derivation.symbols:
+                rows, cols = derivation.symbols[name].shape
+                env[name] = np.asarray(value, dtype=np.float64).reshape(int(rows), int(cols))
+        self.values = run(derivation, env, self.batch, NumpyBackend(), names=[upto] if upto else None)
+        self.loss = None if upto else self._loss()
+
+    def _loss(self) -> float:
+        net = self.derivation.network
+        term = elementary(net.loss_def.term)
+        fn = sp.lambdify((losses.p, losses.t), term, "numpy")
+        scale = float(self.derivation.loss.scale.xreplace({N: self.batch}))
+        return scale * float(np.sum(fn(self.values["P"], self.values["T"])))
+
+    def kink_distance(self) -> float:
+        """The smallest |G_l| over every kinked layer (inf without kinks)."""
+        net = self.derivation.network
+        out = np.inf
+        for l, layer in enumerate(net.layers, start=1):
+            if layer.act.kink:
+                out = min(out, float(np.min(np.abs(self.values[f"G{l}"]))))
+        return out
+
+    def rounding(self, eps: float):
+        """First-order rounding bounds at the point: (|error of P| elementwise, error of L).
+
+        Each layer: |dG| <= gamma(n_{l-1} + 2) (|W||R| + |B|) + |W| |dR_prev|, and
+        |dR| <= |f'| |dG| + 4 eps (|R| + |G| + 1); the loss adds its summation's gamma times
+        sum |scale * term| and <|delta_L|, |dG_L|>. gamma(n) = 5 sqrt(n) u (u = eps / 2) is
+        Higham and Mary's probabilistic bound (2019), which holds with probability above
+        1 - 1e-5 where the worst case n u would make wide layers' tolerances needlessly loose.
+        """
+        net = self.derivation.network
+        v = self.values
+        column = net.layout == "column"
+        backend = NumpyBackend()
+        err = np.zeros_like(v["X"])
+        dG = err
+        for l, layer in enumerate(net.layers, start=1):
+            W, B, R = np.abs(v[f"W{l}"]), np.abs(v.get(f"B{l}", 0.0)), np.abs(v["X"] if l == 1 else v[f"R{l - 1}"])
+            gamma = _gamma(net.sizes[l - 1] + 2, eps)
+            dG = gamma * ((W @ R if column else R @ W) + B) + (W @ err if column else err @ W)
+            G, Rl = v[f"G{l}"], v[f"R{l}"]
+            act = layer.act
+            if act.elementwise:
+                slope = np.abs(backend.prime(act, net.alpha_of(l), G, Rl))
+                err = slope * dG
+            else:  # softmax: 1-Lipschitz in each column/row of logits (max norm)
+                err = 2 * np.max(dG, axis=0 if column else 1, keepdims=True) * np.ones_like(Rl)
+            err = err + 4 * eps * (np.abs(Rl) + np.abs(G) + 1)
+        term = elementary(net.loss_def.term)
+        fn = sp.lambdify((losses.p, losses.t), term, "numpy")
+        scale = abs(float(self.derivation.loss.scale.xreplace({N: self.batch})))
+        terms = scale * np.abs(fn(v["P"], v["T"]))
+        eta = _gamma(terms.size + 4, eps) * float(np.sum(terms))
+        eta += float(np.sum(np.abs(v[f"D{net.depth}"]) * (dG + 4 * eps * (np.abs(v[f"G{net.depth}"]) + 1))))
+        return err, float(eta)
+
+
+def _gamma(n: int, eps: float) -> float:
+    """The probabilistic rounding bound of n operations: 5 sqrt(n) u, with u = eps / 2."""
+    return 5 * np.sqrt(n) * eps / 2
+
+
+def _draw(module, derivation: Derivation, batch: int, rng, clearance: float):
+    """A point (params, X, T, definitions) whose kinked pre-activations are clear of 0.
+
+    Each kinked layer's biases are shifted (unit by unit, bottom layer first) until every
+    sample's pre-activation is at least `clearance` from the kink; layers without biases
+    rely on redrawing.
     """
-    net = sized_for_differences(net)
-    module = load_kernel(render_kernel(derive(net)), f"_gradscribe_fd_{net.name}")
-    rng = np.random.default_rng(seed)
-    for _ in range(100):
+    best = None
+    for _ in range(50):
         params = module.init_params(rng)
-        params = {k: v + 0.1 * rng.standard_normal(v.shape) for k, v in params.items()}
+        params = {k: v + 0.3 * rng.standard_normal(v.shape) for k, v in params.items()}
         X, T = draw_inputs(module, batch, rng)
-        if _clear_of_kinks(module, params, X):
-            break
+        _shift_biases_off_kinks(derivation, params, X, T, clearance)
+        defs = Definitions(derivation, params, X, T)
+        distance = defs.kink_distance()
+        if distance >= clearance:
+            return params, X, T, defs
+        if best is None or distance > best[-1]:
+            best = (params, X, T, defs, distance)
+    raise PointNotFound(
+        f"could not draw a point whose kinked pre-activations are {clearance:.1e} clear of 0 "
+        f"(best {best[-1]:.1e})"
+    )
+
+
+def _shift_biases_off_kinks(derivation: Derivation, params: dict, X, T, clearance: float) -> None:
+    net = derivation.network
+    column = net.layout == "column"
+    for l, layer in enumerate(net.layers, start=1):
+        if not layer.act.kink or f"B{l}" not in params:
+            continue
+        G = Definitions(derivation, params, X, T, upto=f"G{l}").values[f"G{l}"]
+        units = G if column else G.T  # one row per unit, one column per sample
+        bias = params[f"B{l}"].reshape(-1)  # a view: shifts land in params
+        for i, row in enumerate(units):
+            bias[i] += _shift(row, clearance)
+
+
+def _shift(values, clearance: float) -> float:
+    """The smallest s (in magnitude) with |v + s| >= 1.5 clearance for every v, ..."""
+    need = 1.5 * clearance
+    if np.min(np.abs(values)) >= need:
+        return 0.0
+    candidates = sorted({float(c) for v in values for c in (-v + need, -v - need)}, key=abs)
+    for s in candidates:
+        if np.min(np.abs(values + s)) >= need * (1 - 1e-9):
+            return s
+    return 0.0
+
+
+# ------------------------------------------------------------------------------ the check
+
+
+def check_kernel(net: Network, seed: int = 0, batch: int = 3) -> KernelCheck:
+    """Check the generated kernel of `net` (capped past MAX_PARAMETERS) at one float64 point."""
+    small = sized_for_differences(net)
+    derivation = derive(small)
+    module = load_kernel(render_kernel(derivation), f"_gradscribe_fd_{small.name}")
+    rng = np.random.default_rng(seed)
+    eps = float(np.finfo(np.float64).eps)
+    h0 = eps ** (1 / 3)
+    params, X, T, defs = _draw(module, derivation, batch, rng, CLEARANCE)
+    err_P, eta = defs.rounding(eps)
+    tol = Tolerances("float64", eps, h0, float(np.sqrt(eps)), eta)
+
+    forward = _check_forward(module, params, X, T, defs, err_P, eta)
     _, grads = module.loss_and_grads(params, X, T)
-    rows = []
+    checks = []
+    budget = _budget(params)
     for name in params:
-        v = rng.standard_normal(params[name].shape)
-        plus = dict(params, **{name: params[name] + eps * v})
-        minus = dict(params, **{name: params[name] - eps * v})
-        numeric = (module.loss_and_grads(plus, X, T)[0] - module.loss_and_grads(minus, X, T)[0]) / (2 * eps)
-        analytic = float(np.sum(grads[name] * v))
-        scale = max(abs(analytic), abs(numeric), 1e-8)
-        rows.append(ParamDifference(name, analytic, numeric, abs(analytic - numeric) / scale))
+        checks.append(_check_param(module, params, X, T, name, grads.get(name), budget[name], tol, rng))
+    return KernelCheck(small.sizes, net.sizes, batch, tol, forward, checks)
+
+
+def _check_forward(module, params, X, T, defs: Definitions, err_P, eta) -> list[ValueCheck]:
+    P, _ = module.forward(params, X)
+    want = defs.values["P"]
+    P = np.asarray(P, dtype=np.float64)
+    if P.shape != want.shape:
+        bad = ValueCheck("P", np.inf, 0.0, np.nan, np.nan,
+                         shape_error=f"kernel gives shape {P.shape}, the definition {want.shape}")
+        return [bad, ValueCheck("loss", np.inf, 0.0, np.nan, defs.loss, shape_error="P has the wrong shape")]
+    bound = 2 * SAFETY * err_P
+    excess = np.abs(P - want) / bound
+    index = np.unravel_index(int(np.argmax(excess)), P.shape)
+    rows = [ValueCheck("P", float(abs(P[index] - want[index])), float(bound[index]),
+                       float(P[index]), float(want[index]), tuple(int(i) for i in index))]
+    value = float(module.loss(module.forward(params, X)[0], T))
+    rows.append(ValueCheck("loss", abs(value - defs.loss), 2 * SAFETY * eta, value, defs.loss))
     return rows
+
+
+def _budget(params: dict) -> dict[str, int]:
+    """How many entries of each parameter are differenced one by one.
+
+    All of them up to MAX_ELEMENTS (and WORK multiply-adds); past that, bias entries first
+    (at most half the budget), the rest spread over the weights in proportion to their size.
+    """
+    total = sum(v.size for v in params.values())
+    budget = max(len(params), min(MAX_ELEMENTS, WORK // (4 * total)))
+    if total <= budget:
+        return {k: v.size for k, v in params.items()}
+    biases = {k: v.size for k, v in params.items() if k.startswith("B")}
+    weights = {k: v.size for k, v in params.items() if not k.startswith("B")}
+    bias_total = sum(biases.values())
+    if bias_total > budget // 2:
+        biases = {k: min(n, max(1, (budget // 2) * n // bias_total)) for k, n in biases.items()}
+    left = max(budget - sum(biases.values()), len(weights))
+    weight_total = sum(weights.values())
+    return {k: min(n, max(1, left * n // weight_total)) for k, n in weights.items()} | biases
+
+
+def _check_param(module, params, X, T, name, grad, count, tol: Tolerances, rng) -> ParamCheck:
+    theta = params[name]
+    check = ParamCheck(name, tuple(theta.shape), int(theta.size), 0)
+    if grad is None:
+        check.shape_error = "the kernel returns no gradient for it"
+        return check
+    grad = np.asarray(grad, dtype=np.float64)
+    if grad.shape != theta.shape:
+        check.shape_error = f"the kernel's gradient has shape {grad.shape}, the parameter {theta.shape}"
+        return check
+    work = dict(params)
+    flat_count = theta.size
+    if count >= flat_count:
+        indices = range(flat_count)
+    else:
+        indices = sorted(rng.choice(flat_count, size=count, replace=False).tolist())
+    for flat in indices:
+        index = np.unravel_index(flat, theta.shape)
+        direction = np.zeros(theta.shape)
+        direction[index] = 1.0
+        h = tol.step * max(1.0, abs(float(theta[index])))
+        check.rows.append(_difference(module, work, X, T, name, direction, h, float(grad[index]),
+                                      abs(float(grad[index])), tol, tuple(int(i) for i in index)))
+    check.checked = len(check.rows)
+    if count < flat_count:  # every entry at once, along a random direction
+        direction = rng.uniform(-1.0, 1.0, size=theta.shape)
+        h = tol.step * max(1.0, float(np.max(np.abs(theta))))
+        along = float(np.sum(grad * direction))
+        check.rows.append(_difference(module, work, X, T, name, direction, h, along,
+                                      float(np.sum(np.abs(grad * direction))), tol, None))
+    return check
+
+
+def _difference(module, work, X, T, name, direction, h, kernel, magnitude, tol: Tolerances, index):
+    base = work[name]
+
+    def loss_at(step):
+        work[name] = base + step * direction
+        try:
+            return float(module.loss(module.forward(work, X)[0], T))
+        finally:
+            work[name] = base
+
+    d1 = (loss_at(h) - loss_at(-h)) / (2 * h)
+    d2 = (loss_at(2 * h) - loss_at(-2 * h)) / (4 * h)
+    numeric = (4 * d1 - d2) / 3
+    tolerance = abs(d1 - d2) + SAFETY * tol.eta / h + tol.rtol * magnitude
+    return ElementDifference(name, index, kernel, numeric, tolerance)

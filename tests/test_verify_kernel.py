@@ -1,10 +1,36 @@
-"""`verify` also runs central finite differences on the generated kernel."""
+"""`verify` checks the generated kernel: forward against the definitions, gradients against
+central finite differences, with tolerances from a rounding-error analysis."""
 
 import json
 
+import numpy as np
 import pytest
-from gradscribe.codegen import finite_differences
+from gradscribe.codegen import finite_differences as fd
 from gradscribe.mathematics import spec
+
+CYCLE = ["tanh", "sigmoid", "relu", "elu"]
+
+
+def chain(depth: int, layout: str = "column") -> str:
+    """The issue's deep chain 3-3-...-3-1, activations cycling tanh, sigmoid, relu, elu."""
+    acts = [CYCLE[i % 4] for i in range(depth - 1)] + ["identity"]
+    return "-".join(["3"] * depth + ["1"]) + ":" + ",".join(acts) + f":mse:{layout}"
+
+
+def planted(monkeypatch, wrap: str):
+    """Make the rendered kernel's loss_and_grads pass its gradients through `wrap` (Python text
+    defining `_plant(grads)`), the way a slip in the template would."""
+    original = fd.render_kernel
+
+    def render(derivation):
+        return original(derivation) + (
+            "\n\n" + wrap + "\n\n_original_loss_and_grads = loss_and_grads\n\n\n"
+            "def loss_and_grads(params, X, T):\n"
+            "    value, grads = _original_loss_and_grads(params, X, T)\n"
+            "    return value, _plant(dict(grads))\n"
+        )
+
+    monkeypatch.setattr(fd, "render_kernel", render)
 
 
 @pytest.mark.parametrize(
@@ -14,46 +40,116 @@ from gradscribe.mathematics import spec
         "3-4-2:leaky_relu@0.2,softmax:cross_entropy:row",
         "3-4-2:elu,sigmoid:binary_cross_entropy",
         "2-5-3:silu,softplus:half_sse:row",
+        "2-3-2-2-1:silu,step,relu,identity:half_sse",
     ],
 )
-def test_finite_differences_agree_with_the_kernel(net):
-    rows = finite_differences.check_kernel(spec.load(net))
-    for row in rows:
-        assert row.rel_err <= 1e-6, (row.name, row.analytic, row.numeric)
-    assert [r.name for r in rows][:2] == ["W1", "B1"]
+def test_correct_kernels_pass_with_a_wide_margin(net):
+    check = fd.check_kernel(spec.load(net))
+    assert check.ok and check.full_size
+    assert check.checked == check.entries == fd._parameters(spec.load(net))
+    # Every entry's error is far inside its tolerance: no false alarm hides in the margin.
+    assert check.worst.ratio < 0.2, check.worst.to_json()
+    assert all(v.error <= 0.2 * v.tolerance for v in check.forward)
 
 
-def test_verify_json_reports_finite_differences(cli):
+@pytest.mark.parametrize("depth, layout", [(17, "column"), (33, "row")])
+def test_deep_chains_pass(depth, layout):
+    """Tiny gradients deep down (1e-6 and less) are judged with an absolute term, not relatively."""
+    check = fd.check_kernel(spec.load(chain(depth, layout)))
+    assert check.ok, check.worst.to_json()
+    assert check.worst.ratio < 0.2
+    assert check.checked == check.entries == 12 * depth - 8
+
+
+@pytest.mark.parametrize("depth", [3, 33])
+def test_one_bias_entry_off_by_1e_4_relative_is_caught(monkeypatch, depth):
+    net = spec.load(chain(depth))
+    clean = fd.check_kernel(net)
+    # The largest bias gradient below the top three layers (the output layer's is easier).
+    rows = [r for p in clean.params if p.name.startswith("B") and int(p.name[1:]) <= max(1, depth - 3)
+            for r in p.rows]
+    target = max(rows, key=lambda r: abs(r.kernel))
+    assert abs(target.kernel) > 1e-3
+    name, index = target.param, target.index
+    planted(monkeypatch, f"def _plant(grads):\n    g = grads['{name}'].copy()\n"
+                         f"    g[{index}] *= 1 + 1e-4\n    grads['{name}'] = g\n    return grads")
+    check = fd.check_kernel(net)
+    assert not check.ok and check.forward_ok
+    assert [p.name for p in check.params if not p.ok] == [name]
+    worst = check.worst
+    assert (worst.param, worst.index) == (name, index)
+    assert worst.kernel == pytest.approx(target.kernel * (1 + 1e-4), rel=1e-12)
+    assert worst.numeric == pytest.approx(target.kernel, rel=1e-6)
+
+
+def test_verify_cli_names_the_worst_element_and_prints_the_tolerance(monkeypatch, cli):
+    planted(monkeypatch, "def _plant(grads):\n    g = grads['B1'].copy()\n"
+                         "    g[1, 0] *= 1.0001\n    grads['B1'] = g\n    return grads")
+    status, out, err = cli("verify", "2-3-1:tanh,identity:mse")
+    assert status == 1 and "Traceback" not in err
+    assert "6 of 6 formulas proven" in out  # the derivation is right; the kernel is not
+    assert "FAIL dB1: worst B1[1, 0]: kernel " in out
+    assert "tolerance: |kernel - fd| <= |D(h) - D(2h)| + 2 eta/h + rtol |kernel|" in out
+    status, out, _ = cli("verify", "2-3-1:tanh,identity:mse", "--json")
+    data = json.loads(out)
+    assert status == 1 and data["ok"] is False
+    worst = data["kernel"]["worst"]
+    assert (worst["param"], worst["index"]) == ("B1", [1, 0])
+    assert worst["kernel"] == pytest.approx(worst["finite_differences"] * 1.0001, rel=1e-7)
+    assert data["kernel"]["params"]["B1"]["ok"] is False and data["kernel"]["params"]["W1"]["ok"] is True
+
+
+def test_a_transposed_gradient_is_a_failure_not_a_traceback(monkeypatch, cli):
+    planted(monkeypatch, "def _plant(grads):\n    grads['W1'] = grads['W1'].T\n    return grads")
+    status, out, err = cli("verify", "2-3-1:tanh,identity:mse:row")
+    assert status == 1 and err.count("\n") <= 1 and "Traceback" not in err
+    assert "FAIL dW1: the kernel's gradient has shape (3, 2), the parameter (2, 3)" in out
+
+
+def test_a_kernel_ignoring_alpha_fails_the_forward_check(monkeypatch, cli):
+    original = fd.render_kernel
+
+    def ignore_alpha(derivation):
+        text = original(derivation)
+        assert text.count("0.2") >= 2  # forward and backward both use the spec's alpha
+        return text.replace("0.2", "0.01")  # the registry default, as if alpha were dropped
+
+    monkeypatch.setattr(fd, "render_kernel", ignore_alpha)
+    status, out, err = cli("verify", "2-3-2:leaky_relu@0.2,identity:mse")
+    assert status == 1 and "Traceback" not in err
+    assert "FAIL forward P differs from the definitions" in out
+    # Backward is consistent with the kernel's own (wrong) forward: only the forward check sees it.
+    assert "ok   gradients vs central finite differences" in out
+
+
+def test_verify_json_reports_the_kernel_check(cli):
     status, out, _ = cli("verify", "2-3-2:tanh,sigmoid:binary_cross_entropy:row", "--json")
     data = json.loads(out)
     assert status == 0 and data["ok"] is True
-    fd = data["finite_differences"]
-    assert fd["ok"] is True and fd["tolerance"] == 1e-6
-    assert set(fd["params"]) == {"W1", "B1", "W2", "B2"}
-    assert all(p["rel_err"] <= 1e-6 for p in fd["params"].values())
+    kernel = data["kernel"]
+    assert kernel["ok"] is True and kernel["full_size"] is True and kernel["sizes"] == [2, 3, 2]
+    assert kernel["entries"] == kernel["entries_checked_one_by_one"] == 17
+    assert set(kernel["params"]) == {"W1", "B1", "W2", "B2"}
+    assert kernel["tolerance"]["dtype"] == "float64"
+    assert kernel["tolerance"]["step"] == pytest.approx(np.finfo(float).eps ** (1 / 3))
+    assert kernel["forward"]["P"]["ok"] is True and kernel["forward"]["loss"]["ok"] is True
+    assert kernel["worst"]["error"] <= kernel["worst"]["tolerance"]
 
 
-def test_verify_fails_when_the_kernel_is_wrong(monkeypatch, cli):
-    original = finite_differences.render_kernel
-
-    def broken(derivation):
-        # A slip a person could make: forget the 1/N in the output error.
-        text = original(derivation)
-        assert "D2 = (P - T) / N" in text
-        return text.replace("D2 = (P - T) / N", "D2 = (P - T)")
-
-    monkeypatch.setattr(finite_differences, "render_kernel", broken)
-    status, out, _ = cli("verify", "2-3-2:tanh,softmax:cross_entropy")
-    assert status == 1
-    assert "FAIL W2" in out and "FAIL B2" in out
-    assert "6 of 6 formulas proven" in out  # the symbolic proof itself still holds
-
-
-def test_huge_networks_are_differenced_with_capped_widths():
+def test_sizes_checked_are_full_up_to_the_parameter_bound():
     small = spec.load("3-4-2:relu,identity:mse")
-    assert finite_differences.sized_for_differences(small) == small
+    assert fd.sized_for_differences(small) == small
+    full = spec.load("1024-1024-10:relu,softmax:cross_entropy")
+    assert fd.sized_for_differences(full) == full  # about 1.06 million parameters
     huge = spec.load("4000-3000-10:relu,softmax:cross_entropy")
-    capped = finite_differences.sized_for_differences(huge)
-    assert capped.sizes == (1000, 1000, 10)
-    assert finite_differences._parameters(capped) <= finite_differences.MAX_PARAMETERS
+    capped = fd.sized_for_differences(huge)
+    assert fd._parameters(capped) <= fd.MAX_PARAMETERS < fd._parameters(fd.capped_network(huge, max(capped.sizes) + 1))
     assert capped.activations == huge.activations and capped.loss == huge.loss
+
+
+def test_large_networks_sample_entries_and_say_so(cli):
+    status, out, _ = cli("verify", "300-200-10:relu,softmax:cross_entropy:row", "--max-width", "2")
+    assert status == 0
+    assert "generated NumPy kernel (full sizes 300-200-10;" in out
+    assert "of 62,210 gradient entries one by one (every bias entry" in out
+    assert "and each parameter along a random direction" in out
