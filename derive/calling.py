@@ -215,12 +215,17 @@ def _list_slots(net, attr, value, add):
             for i, (l, v) in enumerate(zip(layers, value)):
                 add(f"{k}{l}", f"{where}[{i}]", value, i, v)
             return
-    elif len(value) == depth and all(hasattr(v, "__dict__") for v in value):
-        for i, layer in enumerate(value):
+    elif all(hasattr(v, "__dict__") for v in value):
+        # layer objects; those without weights (activation layers) are skipped
+        dense = [(i, v) for i, v in enumerate(value)
+                 if any(_kind_of_name(k) == "W" and _array(a) for k, a in vars(v).items())]
+        if len(dense) != depth:
+            return
+        for l, (i, layer) in enumerate(dense, start=1):
             for sub, v in vars(layer).items():
                 kind = _kind_of_name(sub)
                 if kind and _array(v):
-                    add(f"{kind}{i + 1}", f"{where}[{i}].{sub}", layer, sub, v)
+                    add(f"{kind}{l}", f"{where}[{i}].{sub}", layer, sub, v)
 
 
 # ----------------------------------------------------------------------------- binding arguments

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 import types
 
 import numpy as np
 import pytest
 from gradscribe.mathematics import calling
-from gradscribe.mathematics.calling import Adapter, CallingError, ReturnError, Target, normalize
+from gradscribe.mathematics.calling import (
+    Adapter,
+    CallingError,
+    ReturnError,
+    Target,
+    normalize,
+)
 from gradscribe.mathematics.spec import load
 
 COLUMN = load("3-4-2:tanh,identity:mse")           # W1 (4, 3), B1 (4, 1), W2 (2, 4), B2 (2, 1)
@@ -102,8 +109,8 @@ def test_functions_get_arguments_by_name_in_any_case():
     adapter.call(p, "X", "T")
     assert seen["x"] == "X" and seen["Y"] == "T"
     assert all(seen[k] is p[calling.canonical(k, ROW)] for k in ("w1", "B1", "W2", "b2"))
-    assert adapter.notes == ["test_functions_get_arguments_by_name_in_any_case.<locals>.f gets W1, "
-                             "B1, W2, B2 by name"]
+    assert adapter.notes == [("test_functions_get_arguments_by_name_in_any_case.<locals>.f gets W1, "
+                             "B1, W2, B2 by name")]
 
 
 def test_positional_and_params_by_any_name():
@@ -123,7 +130,7 @@ def test_positional_and_params_by_any_name():
 class Lists:
     def __init__(self, sizes):
         self.biases = [np.zeros((n, 1)) for n in sizes[1:]]
-        self.weights = [np.zeros((n, m)) for m, n in zip(sizes[:-1], sizes[1:])]
+        self.weights = [np.zeros((n, m)) for m, n in itertools.pairwise(sizes)]
 
     def backprop(self, x, y):
         return ([b + 0.5 for b in self.biases], [w + 0.0 for w in self.weights])
@@ -143,12 +150,16 @@ class Separate:
 
 
 class Layered:
+    """Dense layers with activation layers between them."""
+
     def __init__(self, sizes):
-        self.layers = [types.SimpleNamespace(weight=np.zeros((n, m)), bias=np.zeros((n, 1)))
-                       for m, n in zip(sizes[:-1], sizes[1:])]
+        self.layers = []
+        for m, n in itertools.pairwise(sizes):
+            self.layers.append(types.SimpleNamespace(weight=np.zeros((n, m)), bias=np.zeros((n, 1))))
+            self.layers.append(types.SimpleNamespace(kind="tanh"))
 
     def grads(self, inputs, targets):
-        return [(layer.weight, layer.bias) for layer in self.layers]
+        return [(layer.weight, layer.bias) for layer in self.layers if hasattr(layer, "weight")]
 
 
 class NoParams:
@@ -186,7 +197,7 @@ def test_class_with_separate_ints_and_transposed_storage():
 def test_class_with_a_list_of_layer_objects():
     p = _params(COLUMN)
     adapter = Adapter(Target("Layered.grads", cls=Layered, method="grads"), COLUMN)
-    assert "W2 -> self.layers[1].weight" in adapter.notes[0]
+    assert "W2 -> self.layers[2].weight, B2 -> self.layers[2].bias" in adapter.notes[0]
     out = adapter.call(p, None, None)
     assert all(np.array_equal(out.grads[k], p[k]) for k in p)
 

@@ -13,6 +13,8 @@ with no adapter, and compares the verdicts with finite differences of a loss wri
   ``dW1, db1, dW2, db2`` (row layout, tanh, mean squared error).
 """
 
+import itertools
+
 import numpy as np
 
 
@@ -33,7 +35,7 @@ class Network:
         self.num_layers = len(sizes)
         self.sizes = sizes
         self.biases = [np.random.randn(n, 1) for n in sizes[1:]]
-        self.weights = [np.random.randn(n, m) for m, n in zip(sizes[:-1], sizes[1:])]
+        self.weights = [np.random.randn(n, m) for m, n in itertools.pairwise(sizes)]
 
     def feedforward(self, a):
         for b, w in zip(self.biases, self.weights):
@@ -107,7 +109,7 @@ class TwoLayerNet:
     def loss(self, X, y=None, reg=0.0):
         W1, b1 = self.params["W1"], self.params["b1"]
         W2, b2 = self.params["W2"], self.params["b2"]
-        N, D = X.shape
+        N, _D = X.shape
         hidden = np.maximum(0, X.dot(W1) + b1)
         scores = hidden.dot(W2) + b2
         if y is None:
