@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
-from . import calling, losses
+from . import conventions, losses
 from . import formula as formula_lang
 from .chain import Derivation, derive
 from .diagnose import (
@@ -233,7 +233,7 @@ def _batches(batch: int | None) -> tuple:
 
 
 def _param_names(net: Network) -> list[str]:
-    return calling.param_names(net)
+    return conventions.param_names(net)
 
 
 # --------------------------------------------------------------------------- functions
@@ -243,18 +243,18 @@ class _Caller:
     """FUNC called on a draw: the whole batch at once, or once per sample with the results
     combined (summed, or averaged for a loss that is a mean over the batch)."""
 
-    def __init__(self, adapter: calling.Adapter, net: Network):
+    def __init__(self, adapter: conventions.Adapter, net: Network):
         self.adapter, self.net = adapter, net
         self.per_sample = False
         self.mean = "N" in {str(s) for s in net.loss_def.delta_coefficient.free_symbols}
 
-    def __call__(self, params, X, T) -> calling.Outcome:
+    def __call__(self, params, X, T) -> conventions.Outcome:
         if not self.per_sample:
             return self.adapter.call(params, X, T)
         batch = X.shape[1] if self.net.layout == "column" else X.shape[0]
         outcomes = [self.adapter.call(params, x, t)
-                    for x, t in calling.split_samples(self.net, X, T, batch)]
-        return calling.combine(outcomes, self.mean)
+                    for x, t in conventions.split_samples(self.net, X, T, batch)]
+        return conventions.combine(outcomes, self.mean)
 
 
 def check_function(net, func, batch: int | None = None, seed: int = 0,
@@ -264,7 +264,7 @@ def check_function(net, func, batch: int | None = None, seed: int = 0,
     Args:
         net: a `Network`, or a NET string (spec file or inline form).
         func: ``func(params, X, T) -> {"W1": dW1, ...}``, or any of the calling conventions of
-            `calling` (a function of named arrays, a `calling.Target` naming ``Class.method``,
+            `conventions` (a function of named arrays, a `conventions.Target` naming ``Class.method``,
             tuple / list / ``(loss, grads)`` returns).
         batch: fix the batch size of every draw (for code written for one sample).
         seed: seeds the draws; the same seed gives the same points.
@@ -275,7 +275,7 @@ def check_function(net, func, batch: int | None = None, seed: int = 0,
         its notes say what was assumed about the calling convention.
 
     Raises:
-        calling.CallingError: FUNC cannot be built or called as specified.
+        conventions.CallingError: FUNC cannot be built or called as specified.
         ValueError: `targets` or `batch` do not fit the network.
     """
     net = _network(net)
@@ -284,7 +284,7 @@ def check_function(net, func, batch: int | None = None, seed: int = 0,
     batches = _batches(batch)
     rng = np.random.default_rng(seed)
     draws = [draw(derivation, b, rng, targets) for b in batches]
-    adapter = func if isinstance(func, calling.Adapter) else calling.Adapter(func, net)
+    adapter = func if isinstance(func, conventions.Adapter) else conventions.Adapter(func, net)
     name = adapter.label
     caller = _Caller(adapter, net)
     report = CheckReport(net, f"{name}()", batches)
@@ -299,7 +299,7 @@ def check_function(net, func, batch: int | None = None, seed: int = 0,
         x_before, t_before = X.copy(), T.copy()
         try:
             outcome = caller(params, X, T)
-        except calling.ReturnError as exc:
+        except conventions.ReturnError as exc:
             report.error = str(exc)
             return report
         except USER_FAILURES as exc:  # the user's code: any failure is a finding, not a crash
@@ -501,7 +501,7 @@ def _shape_of(value):
 
 def _raised(derivation, caller, name, exc, params, X, T, batch, rng, targets) -> str:
     shapes = ", ".join(f"{k} {shape_text(v.shape)}" for k, v in [("X", X), ("T", T)] + list(params.items()))
-    text = f"{type(exc).__name__}: {calling.first_line(exc)}".rstrip(": ")
+    text = f"{type(exc).__name__}: {conventions.first_line(exc)}".rstrip(": ")
     message = f"{name} raised {text} when called with {shapes} (N = {batch})"
     if batch != 1:
         one = draw(derivation, 1, rng, targets)

@@ -1,7 +1,7 @@
 """`gradscribe check NET (--python FILE:FUNC | --formula STR) [--batch N] [--targets T] [--json]`.
 
 Exit 0 when every judged gradient is right, 1 otherwise, 2 for bad input: a missing FILE or
-FUNC, a FUNC that is not callable or cannot be called as `calling` describes (a class that
+FUNC, a FUNC that is not callable or cannot be called as `conventions` describes (a class that
 cannot be built from the layer sizes, parameters it does not hold), --targets that do not fit
 the loss, a formula outside the language (nothing of it is run).
 """
@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..mathematics import calling, check, spec
+from ..mathematics import check, conventions, spec
 from ..mathematics.formula import FormulaError
 from .errors import UsageError
 
@@ -40,7 +40,7 @@ def run_check(args) -> int:
         try:
             with contextlib.redirect_stdout(sys.stderr):
                 report = check.check_function(net, func, batch=args.batch, targets=args.targets)
-        except calling.CallingError as exc:
+        except conventions.CallingError as exc:
             raise UsageError(f"--python: {exc}") from None
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
@@ -50,7 +50,7 @@ def run_check(args) -> int:
 
 
 def load_function(target: str):
-    """FUNC (a function or ``Class.method``) from ``FILE:FUNC`` as a `calling.Target`, FILE
+    """FUNC (a function or ``Class.method``) from ``FILE:FUNC`` as a `conventions.Target`, FILE
     imported with its folder importable (like ``python FILE``)."""
     path_text, sep, name = target.rpartition(":")
     if not sep or not path_text or not name:
@@ -75,6 +75,6 @@ def load_function(target: str):
         first = str(exc).splitlines()[0] if str(exc) else ""
         raise UsageError(f"--python: importing '{path_text}' failed: {type(exc).__name__}: {first}") from None
     try:
-        return calling.resolve(module, name, f"'{path_text}'")
-    except calling.CallingError as exc:
+        return conventions.resolve(module, name, f"'{path_text}'")
+    except conventions.CallingError as exc:
         raise UsageError(f"--python: {exc}") from None

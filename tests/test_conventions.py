@@ -1,4 +1,4 @@
-"""`calling`: how `check --python` builds, calls and reads hand-written code (no judging here)."""
+"""`conventions`: how `check --python` builds, calls and reads hand-written code (no judging here)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import types
 
 import numpy as np
 import pytest
-from gradscribe.mathematics import calling
-from gradscribe.mathematics.calling import (
+from gradscribe.mathematics import conventions
+from gradscribe.mathematics.conventions import (
     Adapter,
     CallingError,
     ReturnError,
@@ -23,13 +23,13 @@ ROW = load("3-4-2:tanh,identity:mse:row")          # W1 (3, 4), B1 (4,), W2 (4, 
 
 def _params(net, rng=None):
     rng = rng or np.random.default_rng(0)
-    return {k: rng.normal(size=calling.layout_shape(net, k)) for k in calling.param_names(net)}
+    return {k: rng.normal(size=conventions.layout_shape(net, k)) for k in conventions.param_names(net)}
 
 
 def _mark(net):
     """Gradients whose every entry names its parameter: W1 -> 1.0, B1 -> 1.5, W2 -> 2.0 ..."""
-    return {k: np.full(calling.layout_shape(net, k), int(k[1:]) + (0.5 if k[0] == "B" else 0.0))
-            for k in calling.param_names(net)}
+    return {k: np.full(conventions.layout_shape(net, k), int(k[1:]) + (0.5 if k[0] == "B" else 0.0))
+            for k in conventions.param_names(net)}
 
 
 def _values(grads):
@@ -42,7 +42,7 @@ def _values(grads):
     ("dW1", True, "W1"), ("db2", True, "B2"), ("grad_b1", True, "B1"), ("X", True, None),
 ])
 def test_canonical_names(name, gradient, expected):
-    assert calling.canonical(name, COLUMN, gradient=gradient) == expected
+    assert conventions.canonical(name, COLUMN, gradient=gradient) == expected
 
 
 def test_dict_keys_in_any_case_are_read_and_reported():
@@ -108,7 +108,7 @@ def test_functions_get_arguments_by_name_in_any_case():
     adapter = Adapter(f, ROW)
     adapter.call(p, "X", "T")
     assert seen["x"] == "X" and seen["Y"] == "T"
-    assert all(seen[k] is p[calling.canonical(k, ROW)] for k in ("w1", "B1", "W2", "b2"))
+    assert all(seen[k] is p[conventions.canonical(k, ROW)] for k in ("w1", "B1", "W2", "b2"))
     assert adapter.notes == [("test_functions_get_arguments_by_name_in_any_case.<locals>.f gets W1, "
                              "B1, W2, B2 by name")]
 
@@ -190,7 +190,7 @@ def test_class_with_separate_ints_and_transposed_storage():
     out = adapter.call(p, None, None)
     assert np.array_equal(adapter.instance.W1, p["W1"].T)
     assert adapter.instance.b1.shape == (4,) and np.array_equal(adapter.instance.b1, p["B1"][:, 0])
-    for k in calling.param_names(COLUMN):
+    for k in conventions.param_names(COLUMN):
         assert np.array_equal(out.grads[k], p[k]), k  # back in the layout's shapes
 
 
@@ -228,20 +228,20 @@ def test_a_bound_method_of_an_existing_object():
 
 def test_resolve_names():
     module = types.SimpleNamespace(Lists=Lists, f=lambda params, X, T: {}, N=3)
-    assert calling.resolve(module, "Lists.backprop").cls is Lists
-    assert calling.resolve(module, "f").function is module.f
+    assert conventions.resolve(module, "Lists.backprop").cls is Lists
+    assert conventions.resolve(module, "f").function is module.f
     for name, message in [("g", "has no function 'g'"), ("N", "is not callable"),
                           ("Lists", "is a class"), ("Lists.nope", "has no method 'nope'"),
                           ("f.x", "is not a class"), ("a-b", "not a function name")]:
         with pytest.raises(CallingError, match=message):
-            calling.resolve(module, name)
+            conventions.resolve(module, name)
 
 
 def test_samples_split_and_combined():
     X, T = np.arange(6.0).reshape(2, 3), np.array([0, 2, 1])
-    pieces = calling.split_samples(COLUMN, X, T, 3)
+    pieces = conventions.split_samples(COLUMN, X, T, 3)
     assert [x.shape for x, _ in pieces] == [(2, 1)] * 3 and [t.tolist() for _, t in pieces] == [[0], [2], [1]]
-    outs = [calling.Outcome({"W1": np.full((2, 2), float(i))}, ["n"]) for i in range(3)]
-    assert calling.combine(outs, mean=False).grads["W1"][0, 0] == 3.0
-    assert calling.combine(outs, mean=True).grads["W1"][0, 0] == 1.0
-    assert calling.combine(outs, mean=True).notes == ["n"]
+    outs = [conventions.Outcome({"W1": np.full((2, 2), float(i))}, ["n"]) for i in range(3)]
+    assert conventions.combine(outs, mean=False).grads["W1"][0, 0] == 3.0
+    assert conventions.combine(outs, mean=True).grads["W1"][0, 0] == 1.0
+    assert conventions.combine(outs, mean=True).notes == ["n"]
