@@ -83,10 +83,13 @@ class CheckReport:
         return self.error is None and bool(self.params) and all(p.ok for p in self.params.values())
 
     def to_json(self) -> dict:
-        """The contract's JSON object; with an "error" key when FUNC raised or returned no dict."""
+        """The contract's JSON object; with an "error" key when FUNC raised or returned no dict,
+        and a "notes" list when something was assumed (how FUNC was called, ...)."""
         out = {"ok": self.ok, "params": {k: v.to_json() for k, v in self.params.items()}}
         if self.error is not None:
             out["error"] = self.error
+        if self.notes:
+            out["notes"] = list(self.notes)
         return out
 
     # ------------------------------------------------------------------ display

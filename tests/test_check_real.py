@@ -146,6 +146,7 @@ def test_real_code_is_judged_like_finite_differences(target, capsys):
     status = main(["check", net_text, "--python", f"{REAL}:{target}", "--targets", targets,
                    "--json"])
     report = json.loads(capsys.readouterr().out)
+    assert set(report) == {"ok", "params", "notes"}  # the notes say how FUNC was called
     verdicts = {k: v["ok"] for k, v in report["params"].items()}
     assert verdicts == reference, report
     assert status == (0 if all(reference.values()) else 1)
