@@ -667,6 +667,14 @@ def _propagation(report: CheckReport, net: Network, at_one: _BatchOfOne | None =
                                    f"wrong layer, and propagates down to layer {l} ({figures})")
 
 
+def _respelled(net: Network, loss: str) -> str:
+    """The network with another loss: inline where it has an inline spelling, else the spec keys."""
+    if all(getattr(layer, "bias", True) for layer in net.layers):
+        return f"`{net.inline().replace(f':{net.loss}:', f':{loss}:')}`"
+    base, _, reduction = loss.partition("@")
+    return f'`loss = "{base}"`' + (f' with `reduction = "{reduction}"`' if reduction else "") + " in the spec"
+
+
 def _convention(report: CheckReport, net: Network, diagnoser: Diagnoser, per_sample: bool) -> None:
     """Every gradient off by one and the same factor: a loss convention, not a slip. Names the
     registered loss (with the same output activation) whose δ_L the code matches, if any
@@ -692,9 +700,8 @@ def _convention(report: CheckReport, net: Network, diagnoser: Diagnoser, per_sam
             matches.append(other.name)
     text = results[0].facts["text"]
     if matches:
-        spec_text = " or ".join(f"`{net.inline().replace(f':{net.loss}:', f':{m}:')}`" for m in matches)
         conclusion = (f"a loss convention: your code matches {' or '.join(matches)}, not "
-                      f"{net.loss} (check it as {spec_text})")
+                      f"{net.loss} (check it as {' or '.join(_respelled(net, m) for m in matches)})")
     else:
         conclusion = (f"it comes from δ{net.depth}, the loss's derivative: a loss convention "
                       f"(your loss is scaled differently from {net.loss}) rather than a slip in "
