@@ -8,12 +8,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, Decimal
 
 import sympy as sp
 
 from .. import __version__
 from ..mathematics import activations, losses
 from ..mathematics.chain import Derivation, Equation
+from ..mathematics.example import worked_example
 from ..mathematics.spec import format_number
 from .latex_printer import activation_latex, latex, symbol_latex
 from .render import render
@@ -52,6 +54,32 @@ class LayerBlock:
     rows: list[Row]
 
 
+@dataclass(frozen=True)
+class ExampleRow:
+    """One evaluated quantity: `lhs = formula = value` (no formula for inputs), tagged like its equation.
+
+    `size` is the LaTeX font size that lets the matrix fit the page (wide matrices print smaller).
+    """
+
+    lhs: str
+    formula: str
+    value: str
+    tag: str
+    size: str = r"\normalsize"
+
+
+@dataclass
+class ExampleView:
+    """The worked example: where the numbers come from, then every quantity at them."""
+
+    seeded: bool
+    batch: int
+    inputs: list[ExampleRow]
+    forward: list[ExampleRow]
+    loss: ExampleRow
+    backward: list[ExampleRow]
+
+
 @dataclass
 class WriteupView:
     name: str
@@ -71,10 +99,15 @@ class WriteupView:
     layers: list[LayerBlock]
     expanded: list[Row]
     notes: list[str] = field(default_factory=list)
+    example: ExampleView | None = None
 
 
-def writeup_view(derivation: Derivation) -> WriteupView:
-    """The plain view both write-up templates render."""
+def writeup_view(derivation: Derivation, example: bool = False) -> WriteupView:
+    """The plain view both write-up templates render.
+
+    With `example` (or when the spec has an `[example]` table) the view carries the worked
+    example, every equation evaluated at those numbers.
+    """
     net = derivation.network
     depth = net.depth
     column = net.layout == "column"
@@ -161,7 +194,73 @@ def writeup_view(derivation: Derivation) -> WriteupView:
         layers=layers,
         expanded=expanded,
         notes=notes,
+        example=(
+            _example_view(derivation, loss_rhs)
+            if example or net.example is not None
+            else None
+        ),
     )
+
+
+def _example_view(derivation: Derivation, loss_rhs: str) -> ExampleView:
+    """The worked example's rows: inputs, then each equation with its formula and its numbers."""
+    worked = worked_example(derivation)
+
+    def row(value) -> ExampleRow:
+        eq = value.equation
+        return ExampleRow(
+            latex(eq.lhs), latex(eq.rhs), matrix_latex(value.matrix), eq.name, _size(value.matrix)
+        )
+
+    backward = []
+    for value in worked.backward:
+        for prime in worked.primes.get(value.name, ()):
+            backward.append(
+                ExampleRow(latex(prime.node), "", matrix_latex(prime.matrix), "", _size(prime.matrix))
+            )
+        backward.append(row(value))
+    return ExampleView(
+        seeded=worked.seeded,
+        batch=worked.batch,
+        inputs=[
+            ExampleRow(symbol_latex(v.name), "", matrix_latex(v.matrix, exact=True), "", _size(v.matrix))
+            for v in worked.inputs
+        ],
+        forward=[row(v) for v in worked.forward],
+        loss=ExampleRow("L", loss_rhs, decimal(worked.loss), "L"),
+        backward=backward,
+    )
+
+
+def _size(matrix) -> str:
+    """A font size at which `matrix.cols` numbers of 8 decimals fit an A4 text line."""
+    if matrix.cols <= 4:
+        return r"\normalsize"
+    size = r"\footnotesize" if matrix.cols <= 6 else r"\scriptsize"
+    return size + r"\setlength{\arraycolsep}{3pt}"
+
+
+def matrix_latex(matrix, exact: bool = False) -> str:
+    """A pmatrix of the entries to 8 decimal places (`exact`: the given numbers as written)."""
+    show = exact_decimal if exact else decimal
+    rows = [" & ".join(show(matrix[i, j]) for j in range(matrix.cols)) for i in range(matrix.rows)]
+    return r"\begin{pmatrix} " + r" \\ ".join(rows) + r" \end{pmatrix}"
+
+
+def decimal(value, places: int = 8) -> str:
+    """`value` rounded half-even to `places` decimals, never `-0.00000000`."""
+    quantum = Decimal(1).scaleb(-places)
+    text = format(Decimal(str(sp.Float(value, 40))).quantize(quantum, rounding=ROUND_HALF_EVEN), "f")
+    return text[1:] if text.startswith("-") and not text.strip("-0.") else text
+
+
+def exact_decimal(value) -> str:
+    """An exact rational with a terminating decimal (as an [example] gives it), in full: 0.1, -2, 0.005."""
+    value = sp.Rational(value)
+    text = format(Decimal(int(value.p)) / Decimal(int(value.q)), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
 
 
 def _math_shape(derivation: Derivation, name: str) -> str:
@@ -202,11 +301,17 @@ def _activation_rows(derivation: Derivation) -> list[ActivationRow]:
     return rows
 
 
-def render_writeup(derivation: Derivation, fmt: str) -> str:
-    """The write-up as LaTeX (`fmt` "tex") or Markdown (`fmt` "md")."""
+def render_writeup(derivation: Derivation, fmt: str, example: bool = False) -> str:
+    """The write-up as LaTeX (`fmt` "tex") or Markdown (`fmt` "md").
+
+    `example`: include the worked example even without an `[example]` table (seeded values).
+    """
     template = {"tex": "derivation.tex.jinja", "md": "derivation.md.jinja"}[fmt]
     text = render(
-        template, view=writeup_view(derivation), tex_escape=tex_escape, tex_breakable=tex_breakable
+        template,
+        view=writeup_view(derivation, example),
+        tex_escape=tex_escape,
+        tex_breakable=tex_breakable,
     )
     return stamp(text)
 

@@ -12,7 +12,7 @@ import math
 import re
 import reprlib
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import sympy as sp
@@ -28,7 +28,9 @@ from .limits import MAX_LAYERS, MAX_NESTING, MAX_SPEC_BYTES, MAX_UNITS
 
 LAYOUTS = ("column", "row")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_TOP_KEYS = {"name", "layout", "inputs", "loss", "layer"}
+_TOP_KEYS = {"name", "layout", "inputs", "loss", "layer", "example"}
+#: A worked example prints every matrix: at most this many units per layer and samples.
+MAX_EXAMPLE_WIDTH = 8
 _LAYER_KEYS = {"units", "activation", "alpha"}
 
 
@@ -46,6 +48,28 @@ class Layer:
 
 
 @dataclass(frozen=True)
+class Example:
+    """The `[example]` table: exact numbers (SymPy rationals) in the chain's matrix shapes.
+
+    `values` maps X, T and, unless `seeded`, every W_l and B_l to an immutable SymPy matrix
+    shaped like the derivation's symbol (a row-layout bias is a 1 x n_l row).
+    """
+
+    values: tuple[tuple[str, sp.ImmutableMatrix], ...]
+
+    def __getitem__(self, name: str) -> sp.ImmutableMatrix:
+        return dict(self.values)[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in dict(self.values)
+
+    @property
+    def seeded(self) -> bool:
+        """True when the table gives only X and T (the parameters are then seeded)."""
+        return "W1" not in self
+
+
+@dataclass(frozen=True)
 class Network:
     """A validated network: the layer chain, its loss, layout and name."""
 
@@ -55,6 +79,7 @@ class Network:
     layers: tuple[Layer, ...]
     loss: str
     source: str = field(default="<spec>", compare=False)
+    example: Example | None = field(default=None, compare=False)
 
     @property
     def depth(self) -> int:
@@ -246,7 +271,10 @@ def from_dict(data: dict, source: str = "<spec>") -> Network:
         if "alpha" in entry:
             alpha = _alpha(entry["alpha"], act, f"{where}.alpha")
         layers.append(Layer(units, act, alpha))
-    return _checked(Network(name, layout, inputs, tuple(layers), loss, source))
+    net = _checked(Network(name, layout, inputs, tuple(layers), loss, source))
+    if "example" in data:
+        net = replace(net, example=_example(data["example"], net))
+    return net
 
 
 def parse_inline(text: str) -> Network:
@@ -333,6 +361,122 @@ def _checked(net: Network) -> Network:
             f"loss = \"cross_entropy\" (got {loss.name})"
         )
     return net
+
+
+# ------------------------------------------------------------------------------- [example]
+
+
+def example_shapes(net: Network, batch: int) -> dict[str, tuple[int, ...]]:
+    """The shape each `[example]` key is written in (a row-layout bias is a flat list)."""
+    column = net.layout == "column"
+    sizes = net.sizes
+    shapes = {
+        "X": (sizes[0], batch) if column else (batch, sizes[0]),
+        "T": (sizes[-1], batch) if column else (batch, sizes[-1]),
+    }
+    for l in range(1, net.depth + 1):
+        shapes[f"W{l}"] = (sizes[l], sizes[l - 1]) if column else (sizes[l - 1], sizes[l])
+        if has_bias(net, l):
+            shapes[f"B{l}"] = (sizes[l], 1) if column else (sizes[l],)
+    return shapes
+
+
+def has_bias(net: Network, index: int) -> bool:
+    """Whether layer `index` (1-based) has a bias B_l."""
+    return getattr(net.layers[index - 1], "bias", True)
+
+
+def check_example_size(net: Network, batch: int, where: str) -> None:
+    """A worked example prints every matrix: refuse networks or batches too wide to print."""
+    for index, size in enumerate(net.sizes):
+        if size > MAX_EXAMPLE_WIDTH:
+            raise SpecError(
+                f"{where}: n_{index} = {size} is too wide to print a worked example "
+                f"(at most {MAX_EXAMPLE_WIDTH} units per layer)"
+            )
+    if batch > MAX_EXAMPLE_WIDTH:
+        raise SpecError(
+            f"{where}: a batch of {batch} samples is too wide to print "
+            f"(at most {MAX_EXAMPLE_WIDTH})"
+        )
+
+
+def _example(raw, net: Network) -> Example:
+    """Validate the `[example]` table against the network's layout and sizes."""
+    where = f"{net.source}: example"
+    if not isinstance(raw, dict):
+        raise SpecError(f"{where}: must be a table, [example]")
+    for key in ("X", "T"):
+        if key not in raw:
+            raise SpecError(f"{where}.{key}: missing (the example needs X and T)")
+    batch = _batch(raw["X"], net, f"{where}.X")
+    check_example_size(net, batch, where)
+    shapes = example_shapes(net, batch)
+    unknown = sorted(set(raw) - set(shapes))
+    if unknown:
+        raise SpecError(
+            f"{where}.{unknown[0]}: unknown key (expected {', '.join(shapes)})"
+        )
+    params = [key for key in shapes if key not in ("X", "T")]
+    given = [key for key in params if key in raw]
+    if given and len(given) != len(params):
+        missing = next(key for key in params if key not in raw)
+        raise SpecError(
+            f"{where}.{missing}: missing (give every W_l and B_l, or none for seeded values)"
+        )
+    values = []
+    for key in ("X", "T", *given):
+        matrix = _matrix(raw[key], shapes[key], net.layout, f"{where}.{key}")
+        if len(shapes[key]) == 1:  # a row-layout bias: the chain's 1 x n_l row
+            matrix = matrix.reshape(1, shapes[key][0])
+        values.append((key, sp.ImmutableMatrix(matrix)))
+    return Example(tuple(values))
+
+
+def _batch(raw, net: Network, where: str) -> int:
+    """N, read off X: its columns in the column layout, its rows in the row layout."""
+    if not isinstance(raw, list) or not raw or not all(isinstance(r, list) for r in raw):
+        raise SpecError(f"{where}: must be a nested array of numbers, one inner array per row")
+    return len(raw[0]) if net.layout == "column" else len(raw)
+
+
+def _matrix(raw, shape: tuple[int, ...], layout: str, where: str) -> sp.Matrix:
+    """A nested list of `shape` (or a flat list for a 1-d shape) as exact SymPy numbers."""
+    expected = (
+        f"{shape[0]} numbers" if len(shape) == 1
+        else f"{shape[0]} rows of {shape[1]} number{'s' if shape[1] != 1 else ''}"
+    )
+    wanted = f"must be {expected} {_shape_text(shape)} in the {layout} layout"
+    if len(shape) == 1:
+        if not isinstance(raw, list) or len(raw) != shape[0] or any(isinstance(v, list) for v in raw):
+            raise SpecError(f"{where}: {wanted}, got {_show(raw)}")
+        return sp.Matrix([[_number(v, f"{where}[{j}]") for j, v in enumerate(raw)]])
+    if (
+        not isinstance(raw, list)
+        or len(raw) != shape[0]
+        or not all(isinstance(r, list) and len(r) == shape[1] for r in raw)
+    ):
+        raise SpecError(f"{where}: {wanted}, got {_show(raw)}")
+    return sp.Matrix(
+        [[_number(v, f"{where}[{i}][{j}]") for j, v in enumerate(r)] for i, r in enumerate(raw)]
+    )
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return f"({shape[0]},)" if len(shape) == 1 else f"({shape[0]}, {shape[1]})"
+
+
+def _number(value, where: str) -> sp.Rational:
+    """An exact rational from a TOML integer or float (the decimal as written)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpecError(f"{where}: must be a number, got {_show(value)}")
+    if isinstance(value, int):
+        if abs(value) > 10**6:
+            raise SpecError(f"{where}: {value} is larger than 1e6")
+        return sp.Integer(value)
+    if not math.isfinite(value) or abs(value) > 1e6:
+        raise SpecError(f"{where}: must be a finite number up to 1e6 in size, got {value}")
+    return sp.Rational(repr(value))
 
 
 def _name(value, source: str) -> str:

@@ -1,9 +1,13 @@
 """Golden write-ups: any change to what a reader sees shows up as a reviewed diff."""
 
+from pathlib import Path
+
 import pytest
 from gradscribe.codegen.writeup import render_writeup
 from gradscribe.mathematics import spec
 from gradscribe.mathematics.chain import derive
+
+DATA = Path(__file__).parent / "data"
 
 CASES = {
     "height_mlp": spec.DEFAULT_SPEC,
@@ -20,3 +24,17 @@ def network(source):
 @pytest.mark.parametrize("fmt", ["tex", "md"])
 def test_writeup_matches_golden(golden, name, fmt):
     golden(f"{name}.{fmt}", render_writeup(derive(network(CASES[name])), fmt))
+
+
+#: Worked examples: seed 004's [example] table, and the default network's seeded numbers.
+EXAMPLES = {
+    "seed004_example": (str(DATA / "seed004.toml"), False),
+    "height_mlp_example": (spec.DEFAULT_SPEC, True),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+@pytest.mark.parametrize("fmt", ["tex", "md"])
+def test_worked_example_matches_golden(golden, name, fmt):
+    source, flag = EXAMPLES[name]
+    golden(f"{name}.{fmt}", render_writeup(derive(network(source)), fmt, example=flag))

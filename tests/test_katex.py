@@ -56,7 +56,7 @@ def every_activation_net():
 )
 def test_markdown_math_renders_in_katex(katex, net):
     node, module = katex
-    md = render_writeup(derive(spec.load(net)), "md")
+    md = render_writeup(derive(spec.load(net)), "md", example=True)
     snippets = math_snippets(md)
     assert len(snippets) > 20
     result = subprocess.run(

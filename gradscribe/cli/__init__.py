@@ -40,6 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("derive", epilog=limits.describe(), help="write up the derivation (LaTeX or Markdown)")
     p.add_argument("net", help=net_help)
     p.add_argument("--format", choices=("tex", "md"), default="tex")
+    p.add_argument(
+        "--example", action="store_true",
+        help="add a worked example (the spec's [example] table, else small seeded values)",
+    )
     p.add_argument("-o", "--output", default="-", help="output file, or - for stdout")
     p.add_argument("--force", action="store_true", help="overwrite FILE even if gradscribe did not write it or it was edited since")
 
