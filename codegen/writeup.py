@@ -17,7 +17,9 @@ from ..mathematics import activations, losses
 from ..mathematics.chain import Derivation, Equation
 from ..mathematics.example import worked_example
 from ..mathematics.spec import format_number
+from .drawing import DrawingView, drawing_view
 from .latex_printer import activation_latex, latex, symbol_latex
+from .messages import catalogue
 from .render import render
 from .stamp import stamp
 
@@ -98,6 +100,8 @@ class WriteupView:
     delta_note: str
     layers: list[LayerBlock]
     expanded: list[Row]
+    drawing: DrawingView
+    messages: dict[str, str]
     notes: list[str] = field(default_factory=list)
     example: ExampleView | None = None
 
@@ -111,6 +115,7 @@ def writeup_view(derivation: Derivation, example: bool = False) -> WriteupView:
     net = derivation.network
     depth = net.depth
     column = net.layout == "column"
+    messages = catalogue("en")
 
     def row(eq: Equation, rhs=None) -> Row:
         return Row(latex(eq.lhs), latex(eq.rhs if rhs is None else rhs), eq.name, eq.label)
@@ -193,6 +198,8 @@ def writeup_view(derivation: Derivation, example: bool = False) -> WriteupView:
         delta_note=delta_note,
         layers=layers,
         expanded=expanded,
+        drawing=drawing_view(net, messages),
+        messages=messages,
         notes=notes,
         example=(
             _example_view(derivation, loss_rhs)
