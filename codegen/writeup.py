@@ -19,9 +19,12 @@ from ..mathematics.example import worked_example
 from ..mathematics.spec import format_number
 from .drawing import DrawingView, drawing_view
 from .latex_printer import activation_latex, latex, symbol_latex
-from .messages import catalogue
+from .messages import activation_warning, catalogue, loss_title
 from .render import render
 from .stamp import stamp
+
+#: LaTeX packages a language needs (kotex sets Hangul with pdflatex).
+LANGUAGE_PACKAGES = {"ko": (r"\usepackage{kotex}",)}
 
 
 @dataclass(frozen=True)
@@ -102,36 +105,41 @@ class WriteupView:
     expanded: list[Row]
     drawing: DrawingView
     messages: dict[str, str]
+    packages: list[str]
     notes: list[str] = field(default_factory=list)
     example: ExampleView | None = None
 
 
-def writeup_view(derivation: Derivation, example: bool = False) -> WriteupView:
+def writeup_view(derivation: Derivation, example: bool = False, lang: str = "en") -> WriteupView:
     """The plain view both write-up templates render.
 
     With `example` (or when the spec has an `[example]` table) the view carries the worked
-    example, every equation evaluated at those numbers.
+    example, every equation evaluated at those numbers. `lang` picks the message catalogue
+    every sentence comes from (codegen/messages); the mathematics is the same in all.
     """
     net = derivation.network
     depth = net.depth
     column = net.layout == "column"
-    messages = catalogue("en")
+    m = catalogue(lang)
 
     def row(eq: Equation, rhs=None) -> Row:
         return Row(latex(eq.lhs), latex(eq.rhs if rhs is None else rhs), eq.name, eq.label)
 
-    shapes = [Shape("X", _math_shape(derivation, "X"), "input, one sample per " + ("column" if column else "row"))]
+    shapes = [Shape("X", _math_shape(derivation, "X"), m["shape.X.column" if column else "shape.X.row"])]
     for l in range(1, depth + 1):
         act = activation_latex(net.layers[l - 1].activation)
         shapes += [
-            Shape(symbol_latex(f"W{l}"), _math_shape(derivation, f"W{l}"), f"weights of layer {l}"),
-            Shape(symbol_latex(f"B{l}"), _math_shape(derivation, f"B{l}"), f"bias of layer {l}"),
-            Shape(symbol_latex(f"G{l}"), _math_shape(derivation, f"G{l}"), f"pre-activation of layer {l}"),
-            Shape(symbol_latex(f"R{l}"), _math_shape(derivation, f"R{l}"), f"output of layer {l}, ${act}$"),
+            Shape(symbol_latex(f"W{l}"), _math_shape(derivation, f"W{l}"), m["shape.W"].format(l=l)),
+            Shape(symbol_latex(f"B{l}"), _math_shape(derivation, f"B{l}"), m["shape.B"].format(l=l)),
+            Shape(symbol_latex(f"G{l}"), _math_shape(derivation, f"G{l}"), m["shape.G"].format(l=l)),
+            Shape(
+                symbol_latex(f"R{l}"), _math_shape(derivation, f"R{l}"),
+                m["shape.R"].format(l=l, act=f"${act}$"),
+            ),
         ]
     shapes += [
-        Shape("P", _math_shape(derivation, "P"), f"prediction, $P = R_{{{depth}}}$"),
-        Shape("T", _math_shape(derivation, "T"), "targets"),
+        Shape("P", _math_shape(derivation, "P"), m["shape.P"].format(p=f"$P = R_{{{depth}}}$")),
+        Shape("T", _math_shape(derivation, "T"), m["shape.T"]),
     ]
 
     loss_def = net.loss_def
@@ -144,19 +152,17 @@ def writeup_view(derivation: Derivation, example: bool = False) -> WriteupView:
     if loss.scale != 1:
         loss_rhs = f"{latex(loss.scale)} {loss_rhs}"
 
-    derivatives = _activation_rows(derivation)
+    derivatives = _activation_rows(derivation, m)
     out = derivation.equation(f"D{depth}")
     if loss_def.fused:
-        delta_note = (
-            f"The {loss_def.title} is fused with its {loss_def.output} output: the derivative "
-            f"of the loss with respect to $G_{{{depth}}}$ simplifies to a multiple of $P - T$"
-            + (" (each sample's targets sum to 1)." if loss_def.output == "softmax" else ".")
+        delta_note = m["delta.fused"].format(
+            title=loss_title(m, loss_def),
+            output=loss_def.output,
+            g=f"$G_{{{depth}}}$",
+            tail=m["delta.fused.softmax" if loss_def.output == "softmax" else "delta.fused.end"],
         )
     else:
-        delta_note = (
-            "$\\partial L / \\partial P$ from the loss, times the output activation's "
-            "derivative, elementwise."
-        )
+        delta_note = m["delta.plain"]
 
     layers = []
     for l in range(depth, 0, -1):
@@ -174,32 +180,32 @@ def writeup_view(derivation: Derivation, example: bool = False) -> WriteupView:
     notes = []
     for l, layer in enumerate(net.layers, start=1):
         if layer.act.warning:
-            notes.append(f"Layer {l} uses {layer.activation}: {layer.act.warning}.")
+            notes.append(
+                m["notes.warning"].format(
+                    l=l, activation=layer.activation, warning=activation_warning(m, layer.act)
+                )
+            )
 
     return WriteupView(
         name=net.name,
         inline=net.inline(),
         layout=net.layout,
-        layout_note=(
-            "column layout: one sample per column, $G_l = W_l R_{l-1} + B_l \\mathbf{1}^{\\top}$"
-            if column
-            else "row layout: one sample per row, $G_l = R_{l-1} W_l + \\mathbf{1} B_l$ "
-            "($B_l$ is a row vector, broadcast over the batch)"
-        ),
+        layout_note=m["layout.column" if column else "layout.row"],
         digest=net.digest(),
         version=__version__,
         sizes="-".join(map(str, net.sizes)),
         shapes=shapes,
         forward=[row(eq) for eq in derivation.forward],
-        loss_title=loss_def.title,
+        loss_title=loss_title(m, loss_def),
         loss=Row("L", loss_rhs, "L", "eq:L"),
         derivatives=derivatives,
         delta_out=row(out),
         delta_note=delta_note,
         layers=layers,
         expanded=expanded,
-        drawing=drawing_view(net, messages),
-        messages=messages,
+        drawing=drawing_view(net, m),
+        messages=m,
+        packages=list(LANGUAGE_PACKAGES.get(lang, ())),
         notes=notes,
         example=(
             _example_view(derivation, loss_rhs)
@@ -277,7 +283,7 @@ def _math_shape(derivation: Derivation, name: str) -> str:
     return "(" + ", ".join(latex(d) if not isinstance(d, int) else str(d) for d in dims) + ")"
 
 
-def _activation_rows(derivation: Derivation) -> list[ActivationRow]:
+def _activation_rows(derivation: Derivation, m: dict[str, str]) -> list[ActivationRow]:
     """One row per distinct (activation, alpha) in the network: f(z) and f'(z)."""
     net = derivation.network
     seen: dict = {}
@@ -295,11 +301,11 @@ def _activation_rows(derivation: Derivation) -> list[ActivationRow]:
                     op,
                     r"\frac{e^{z_i}}{\sum_k e^{z_k}}",
                     "",
-                    "over each sample's units; its derivative enters only through the fused output error",
+                    m["activations.softmax"],
                 )
             )
             continue
-        note = "with $r = f(z)$" if act.derivative.has(activations.r) else ""
+        note = m["activations.with_r"] if act.derivative.has(activations.r) else ""
         if act.takes_alpha:
             note = (note + ", " if note else "") + f"$\\alpha = {format_number(alpha)}$"
         value = latex(act.value_at(activations.z, alpha))
@@ -308,15 +314,19 @@ def _activation_rows(derivation: Derivation) -> list[ActivationRow]:
     return rows
 
 
-def render_writeup(derivation: Derivation, fmt: str, example: bool = False) -> str:
-    """The write-up as LaTeX (`fmt` "tex") or Markdown (`fmt` "md").
+def render_writeup(
+    derivation: Derivation, fmt: str, example: bool = False, lang: str = "en"
+) -> str:
+    """The write-up as LaTeX (`fmt` "tex") or Markdown (`fmt` "md"), its prose in `lang`.
 
     `example`: include the worked example even without an `[example]` table (seeded values).
     """
     template = {"tex": "derivation.tex.jinja", "md": "derivation.md.jinja"}[fmt]
+    view = writeup_view(derivation, example, lang)
     text = render(
         template,
-        view=writeup_view(derivation, example),
+        view=view,
+        m=view.messages,
         tex_escape=tex_escape,
         tex_breakable=tex_breakable,
     )
@@ -338,3 +348,4 @@ def tex_breakable(text: str) -> str:
     for ch in "-,:":
         out = out.replace(ch, ch + r"\allowbreak{}")
     return out
+

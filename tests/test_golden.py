@@ -35,6 +35,14 @@ EXAMPLES = {
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
 @pytest.mark.parametrize("fmt", ["tex", "md"])
-def test_worked_example_matches_golden(golden, name, fmt):
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_worked_example_matches_golden(golden, name, fmt, lang):
     source, flag = EXAMPLES[name]
-    golden(f"{name}.{fmt}", render_writeup(derive(network(source)), fmt, example=flag))
+    suffix = "" if lang == "en" else f".{lang}"
+    text = render_writeup(derive(network(source)), fmt, example=flag, lang=lang)
+    golden(f"{name}{suffix}.{fmt}", text)
+
+
+@pytest.mark.parametrize("fmt", ["tex", "md"])
+def test_korean_writeup_matches_golden(golden, fmt):
+    golden(f"row_softmax.ko.{fmt}", render_writeup(derive(network(CASES["row_softmax"])), fmt, lang="ko"))

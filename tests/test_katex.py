@@ -56,8 +56,9 @@ def every_activation_net():
 )
 def test_markdown_math_renders_in_katex(katex, net):
     node, module = katex
-    md = render_writeup(derive(spec.load(net)), "md", example=True)
-    snippets = math_snippets(md)
+    derivation = derive(spec.load(net))
+    md = render_writeup(derivation, "md", example=True)
+    snippets = math_snippets(md) + math_snippets(render_writeup(derivation, "md", lang="ko"))
     assert len(snippets) > 20
     result = subprocess.run(
         [node, str(HERE / "katex" / "render.js"), module],

@@ -21,7 +21,7 @@ def catalogue(lang: str) -> dict[str, str]:
 
 def loss_title(messages: dict[str, str], loss) -> str:
     """The loss's name in the catalogue's language (the registry's English title otherwise)."""
-    return messages.get(f"loss.{loss.name}", loss.title)
+    return messages.get(f"loss_name.{loss.name}", loss.title)
 
 
 def activation_warning(messages: dict[str, str], act) -> str:

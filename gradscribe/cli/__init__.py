@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("derive", epilog=limits.describe(), help="write up the derivation (LaTeX or Markdown)")
     p.add_argument("net", help=net_help)
     p.add_argument("--format", choices=("tex", "md"), default="tex")
+    p.add_argument("--lang", choices=("en", "ko"), default="en", help="language of the prose")
     p.add_argument(
         "--example", action="store_true",
         help="add a worked example (the spec's [example] table, else small seeded values)",

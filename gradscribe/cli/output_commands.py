@@ -10,10 +10,10 @@ from .files import check_destination, write_output
 
 
 def run_derive(args) -> int:
-    """`gradscribe derive NET [--format tex|md] [--example] [-o FILE] [--force]`."""
+    """`gradscribe derive NET [--format tex|md] [--lang en|ko] [--example] [-o FILE] [--force]`."""
     net = load(args.net)
     check_destination(args.output, force=args.force)
-    text = render_writeup(derive(net), args.format, example=args.example)
+    text = render_writeup(derive(net), args.format, example=args.example, lang=args.lang)
     write_output(args.output, text, force=args.force)
     return 0
 

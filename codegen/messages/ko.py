@@ -1,0 +1,92 @@
+"""한국어 (Korean): the write-ups' every sentence; the mathematics is the same as in English."""
+
+MESSAGES = {
+    # 제목과 첫 문단.
+    "title": "{name}의 역전파",
+    "author": "유도: gradscribe {version}",
+    "intro.network": "네트워크 {net}, 크기 {sizes}, {layout}.",
+    "intro.symbols": (
+        r"$N$은 배치 크기이고, $\odot$은 원소별 곱, $\mathbf{1}$은 모든 원소가 1인 "
+        "길이 $N$의 벡터입니다."
+    ),
+    "intro.tags": "모든 식에는 생성된 NumPy 코드에서 쓰는 이름이 태그로 붙어 있습니다.",
+    "layout.column": (
+        r"열 배치: 열마다 표본 하나, "
+        r"$G_l = W_l R_{l-1} + B_l \mathbf{1}^{\top}$"
+    ),
+    "layout.row": (
+        r"행 배치: 행마다 표본 하나, $G_l = R_{l-1} W_l + \mathbf{1} B_l$ "
+        "($B_l$은 행 벡터이며 배치 전체에 브로드캐스트됩니다)"
+    ),
+    # 네트워크 그림.
+    "draw.title": "네트워크",
+    "draw.input": "입력",
+    "draw.layer": "층",
+    "draw.units": "유닛 {n}개",
+    "draw.targets": "목표값",
+    # 형태.
+    "shapes.title": "행렬의 형태",
+    "shapes.symbol": "기호",
+    "shapes.shape": "형태",
+    "shapes.meaning": "의미",
+    "shape.X.column": "입력, 열마다 표본 하나",
+    "shape.X.row": "입력, 행마다 표본 하나",
+    "shape.W": "층 {l}의 가중치",
+    "shape.B": "층 {l}의 편향",
+    "shape.G": "층 {l}의 활성화 이전 값",
+    "shape.R": "층 {l}의 출력, {act}",
+    "shape.P": "예측값, {p}",
+    "shape.T": "목표값",
+    # 순방향 계산, 손실, 활성화 함수.
+    "forward.title": "순방향 계산",
+    "loss.title": "손실 함수: {title}",
+    "activations.title": "사용한 활성화 함수의 도함수",
+    "activations.layer": "층 {layers}",
+    "activations.layers": "층 {layers}",
+    "activations.with_r": "단, $r = f(z)$",
+    "activations.softmax": (
+        "각 표본의 유닛들에 걸쳐 정규화하며, 그 도함수는 결합된 출력 오차를 통해서만 들어갑니다"
+    ),
+    # 역방향 계산.
+    "backward.title": "역방향 계산",
+    "backward.intro": (
+        r"$\delta_l = \partial L / \partial G_l$로 씁니다. 그 형태는 $G_l$의 형태와 같습니다."
+    ),
+    "backward.output": "출력 오차",
+    "backward.layer": "층 {l}",
+    "delta.fused": (
+        "{title} 손실은 {output} 출력과 결합되어 있습니다. {g}에 대한 손실의 도함수는 "
+        "$P - T$의 상수배로 간단해집니다{tail}"
+    ),
+    "delta.fused.softmax": " (각 표본의 목표값은 합이 1입니다).",
+    "delta.fused.end": ".",
+    "delta.plain": (
+        r"손실에서 얻은 $\partial L / \partial P$에 출력 활성화 함수의 도함수를 원소별로 "
+        "곱합니다."
+    ),
+    "expanded.title": "연쇄를 대입한 마지막 층들",
+    # 참고.
+    "notes.title": "참고",
+    "notes.warning": "층 {l}은 {activation} 활성화 함수를 씁니다: {warning}.",
+    "warning.step": "도함수가 어디서나 0이므로 그 아래의 층은 아무것도 학습하지 않습니다",
+    # 손실 함수의 이름.
+    "loss_name.mse": "평균 제곱 오차",
+    "loss_name.half_sse": "제곱 오차 합의 절반",
+    "loss_name.cross_entropy": "교차 엔트로피",
+    "loss_name.binary_cross_entropy": "이진 교차 엔트로피",
+    # 계산 예제.
+    "example.title": "계산 예제",
+    "example.seeded": (
+        "$X$, $T$와 매개변수에는 작은 시드 값(실행할 때마다 같음)을 씁니다. "
+        "배치 크기는 $N = {batch}$입니다."
+    ),
+    "example.table": "스펙의 {table} 표에 있는 숫자를 씁니다. 배치 크기는 $N = {batch}$입니다.",
+    "example.rounding": (
+        "각 줄은 같은 태그가 붙은 식을 이 숫자들에서 계산한 값이며, 소수점 아래 8자리로 "
+        "반올림했습니다."
+    ),
+    "example.given": "주어진 값",
+    "example.forward": "순방향 계산",
+    "example.loss": "손실",
+    "example.backward": "역방향 계산",
+}
