@@ -349,3 +349,15 @@ def tex_breakable(text: str) -> str:
         out = out.replace(ch, ch + r"\allowbreak{}")
     return out
 
+
+def equations_latex(derivation: Derivation) -> str:
+    """Every equation of the write-up (forward, loss, backward) as one tagged `align`.
+
+    Math only, no document around it: what Jupyter's `_repr_latex_` hands to MathJax.
+    """
+    view = writeup_view(derivation)
+    rows = view.forward + [view.loss, view.delta_out]
+    for layer in view.layers:
+        rows += layer.rows
+    lines = [f"{r.lhs} &= {r.rhs} \\tag{{{r.tag}}}" for r in rows]
+    return "\\begin{align}\n" + " \\\\\n".join(lines) + "\n\\end{align}"

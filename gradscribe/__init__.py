@@ -4,7 +4,7 @@ The public API, for scripts and notebooks::
 
     import gradscribe
     net = gradscribe.load("1-8-4-1:relu,relu,identity:mse")   # or a spec file
-    d = gradscribe.mathematics(net)          # d.latex(), d.markdown(), d.kernel(); renders in Jupyter
+    d = gradscribe.derive(net)          # d.latex(), d.markdown(), d.kernel(); renders in Jupyter
     gradscribe.verify(net).ok           # every formula proven equal to sympy.diff
     gradscribe.check_formula(net, "dW2 = D2 @ R1.T")
     gradscribe.check_function(net, my_grads)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .codegen.kernel import render_kernel
-from .codegen.writeup import render_writeup
+from .codegen.writeup import equations_latex, render_writeup
 from .mathematics import chain, proof, spec
 from .mathematics.check import check_formula, check_function
 from .mathematics.spec import Network
@@ -17,19 +17,25 @@ def load(net: str | Network) -> Network:
 
 
 class Derived:
-    """A network's derivation, with its write-ups and NumPy kernel; renders itself in Jupyter."""
+    """A network's derivation, with its write-ups and NumPy kernel; renders itself in Jupyter.
 
-    def __init__(self, net: str | Network):
+    `example` adds the worked example (the spec's `[example]` table, else seeded numbers);
+    `lang` is the write-ups' language ("en" or "ko").
+    """
+
+    def __init__(self, net: str | Network, example: bool = False, lang: str = "en"):
         self.network = load(net)
         self.derivation = chain.derive(self.network)
+        self.example = example
+        self.lang = lang
 
     def latex(self) -> str:
         """The LaTeX write-up (a whole document)."""
-        return render_writeup(self.derivation, "tex")
+        return render_writeup(self.derivation, "tex", example=self.example, lang=self.lang)
 
     def markdown(self) -> str:
         """The Markdown write-up (math for KaTeX/MathJax)."""
-        return render_writeup(self.derivation, "md")
+        return render_writeup(self.derivation, "md", example=self.example, lang=self.lang)
 
     def kernel(self) -> str:
         """The self-contained generated NumPy module, as source text."""
@@ -38,13 +44,20 @@ class Derived:
     def _repr_markdown_(self) -> str:
         return self.markdown()
 
+    def _repr_latex_(self) -> str:
+        """The forward pass, loss and backward pass as one tagged `align` (MathJax shows it)."""
+        return equations_latex(self.derivation)
+
     def __repr__(self) -> str:
         return f"<gradscribe.Derived {self.network.inline()}>"
 
 
-def derive(net: str | Network) -> Derived:
-    """Derive back-propagation for `net` (a Network, a spec path or an inline form)."""
-    return Derived(net)
+def derive(net: str | Network, example: bool = False, lang: str = "en") -> Derived:
+    """Derive back-propagation for `net` (a Network, a spec path or an inline form).
+
+    `example` adds a worked example to the write-ups; `lang` is their language (en, ko).
+    """
+    return Derived(net, example=example, lang=lang)
 
 
 def verify(net: str | Network, **options) -> proof.ProofReport:
