@@ -195,6 +195,16 @@ def find_slots(obj, net) -> dict[str, list[Slot]]:
                     add(ck, f"{where}[{k!r}]", value, k, v)
         elif isinstance(value, list) and value:
             _list_slots(net, attr, value, add)
+    # attributes named like a weight or a bias (W_hidden, b_out) that fit one parameter only
+    used = {s.where for ss in slots.values() for s in ss}
+    for attr, value in list(attrs.items()):
+        kind = _kind_of_name(attr) or (attr[:1].upper() if attr[:1] in "wWbB" else None)
+        if not kind or not _array(value) or f"self.{attr}" in used:
+            continue
+        fits = [k for k in names if k[0] == kind and k not in slots
+                and _fits(net, k, tuple(value.shape))]
+        if len(fits) == 1:
+            add(fits[0], f"self.{attr} (by shape)", obj, attr, value)
     return slots
 
 

@@ -202,6 +202,27 @@ def test_class_with_a_list_of_layer_objects():
     assert all(np.array_equal(out.grads[k], p[k]) for k in p)
 
 
+class Named:
+    """Attributes named for their role, not their layer number."""
+
+    def __init__(self, n_in, n_hidden, n_out):
+        self.W_hidden = np.zeros((n_hidden, n_in))
+        self.b_hidden = np.zeros((n_hidden, 1))
+        self.W_out = np.zeros((n_out, n_hidden))
+        self.b_out = np.zeros((n_out, 1))
+        self.cache = np.zeros((n_hidden, 1))
+
+    def backward(self, X, T):
+        return {"W1": self.W_hidden, "b1": self.b_hidden, "W2": self.W_out, "b2": self.b_out}
+
+
+def test_attributes_found_by_shape_when_their_names_say_only_weight_or_bias():
+    adapter = Adapter(Target("Named.backward", cls=Named, method="backward"), COLUMN)
+    assert adapter.notes[0] == ("Named(3, 4, 2) built; parameters set in W1 -> self.W_hidden (by "
+                                "shape), B1 -> self.b_hidden (by shape), W2 -> self.W_out (by "
+                                "shape), B2 -> self.b_out (by shape)")
+
+
 def test_classes_that_cannot_be_used():
     with pytest.raises(CallingError, match=r"NoParams\(\) has no attribute holding W1, B1, W2, B2"):
         Adapter(Target("NoParams.step", cls=NoParams, method="step"), COLUMN)
