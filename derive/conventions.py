@@ -14,7 +14,8 @@ The checker has a network, drawn parameters in the contract's layout (``W1``, ``
 
 `resolve` finds the target in an imported module, `Adapter` builds and calls it and turns what
 it returns into ``{param: array}`` in the layout's shapes, with the assumptions it made as
-sentences. `per_sample` calls an adapter once per sample. Nothing here judges a gradient.
+sentences. `split_samples` / `combine` serve calls once per sample. Nothing here judges a
+gradient, and nothing needs more of the network than its `Shape` (plain data, no SymPy).
 """
 
 from __future__ import annotations
@@ -37,9 +38,39 @@ class ReturnError(ValueError):
 # ----------------------------------------------------------------------------- the network
 
 
+@dataclass(frozen=True)
+class Shape:
+    """What the conventions need of a network, as plain data (a worker process gets it
+    without importing SymPy): the sizes n_0..n_L, the layout, which layers have a bias."""
+
+    sizes: tuple
+    layout: str
+    biases: tuple
+
+    @property
+    def depth(self) -> int:
+        return len(self.sizes) - 1
+
+    @classmethod
+    def of(cls, net) -> Shape:
+        """The shape of a `spec.Network` (or of a `Shape`)."""
+        if isinstance(net, Shape):
+            return net
+        return cls(tuple(net.sizes), net.layout,
+                   tuple(bool(getattr(layer, "bias", True)) for layer in net.layers))
+
+    def to_json(self) -> dict:
+        return {"sizes": list(self.sizes), "layout": self.layout, "biases": list(self.biases)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Shape:
+        return cls(tuple(int(n) for n in data["sizes"]), str(data["layout"]),
+                   tuple(bool(b) for b in data["biases"]))
+
+
 def biased(net) -> tuple[bool, ...]:
     """Per layer: does it have a bias B_l (``bias = false`` layers do not)."""
-    return tuple(bool(getattr(layer, "bias", True)) for layer in net.layers)
+    return Shape.of(net).biases
 
 
 def param_names(net) -> list[str]:
@@ -382,7 +413,7 @@ class Adapter:
 
     def __init__(self, target, net):
         self.target = target_of(target)
-        self.net = net
+        net = self.net = Shape.of(net)
         self.label = self.target.label
         self.notes: list[str] = []
         self.slots: dict[str, list[Slot]] = {}

@@ -266,3 +266,10 @@ def test_samples_split_and_combined():
     assert conventions.combine(outs, mean=False).grads["W1"][0, 0] == 3.0
     assert conventions.combine(outs, mean=True).grads["W1"][0, 0] == 1.0
     assert conventions.combine(outs, mean=True).notes == ["n"]
+
+
+def test_shape_is_plain_data():
+    shape = conventions.Shape.of(COLUMN)
+    assert shape == conventions.Shape((3, 4, 2), "column", (True, True))
+    assert conventions.Shape.from_json(shape.to_json()) == shape
+    assert conventions.param_names(conventions.Shape((3, 4, 2), "row", (False, True))) == ["W1", "W2", "B2"]
