@@ -437,7 +437,10 @@ def _batch(raw, net: Network, where: str) -> int:
     """N, read off X: its columns in the column layout, its rows in the row layout."""
     if not isinstance(raw, list) or not raw or not all(isinstance(r, list) for r in raw):
         raise SpecError(f"{where}: must be a nested array of numbers, one inner array per row")
-    return len(raw[0]) if net.layout == "column" else len(raw)
+    batch = len(raw[0]) if net.layout == "column" else len(raw)
+    if batch == 0:
+        raise SpecError(f"{where}: needs at least one sample")
+    return batch
 
 
 def _matrix(raw, shape: tuple[int, ...], layout: str, where: str) -> sp.Matrix:

@@ -175,6 +175,7 @@ def test_a_table_with_only_x_and_t_seeds_the_parameters():
          "example.B1: must be 2 rows of 1 number (2, 1)"),
         ("X = [[1], [2], [3]]\nT = [[0.5], [nan]]\n", "example.T[1][0]: must be a finite number"),
         ("X = 3\nT = [[0.5], [0.1]]\n", "example.X: must be a nested array of numbers"),
+        ("X = [[], [], []]\nT = [[], []]\n", "example.X: needs at least one sample"),
         (("X = [[1, 1, 1, 1, 1, 1, 1, 1, 1], [2, 2, 2, 2, 2, 2, 2, 2, 2], [3, 3, 3, 3, 3, 3, 3, 3, 3]]\n"
          "T = [[0.5], [0.1]]\n"), "example: a batch of 9 samples is too wide to print"),
     ],
