@@ -126,6 +126,9 @@ def test_default_job_writes_everything_and_summarises(tmp_path, entry):
     md = (out / "derivation.md").read_text()
     assert r"\texttt{height\_mlp}" in tex and "\\end{document}" in tex
     assert "# Back-propagation for `height_mlp`" in md
+    # A hand-out: the drawing and the worked example (seeded numbers) are in both write-ups.
+    assert "\\begin{tikzpicture}" in tex and "\\section{Worked example}" in tex
+    assert "```mermaid" in md and "## Worked example" in md
     assert "height_mlp (1-8-4-1:relu,relu,identity:mse:column)" in result.stdout
     assert "9 of 9 formulas equal sympy.diff" in result.stdout
     kernel = (out / "height_mlp.py").read_text()

@@ -28,7 +28,12 @@ def run_default(out_dir: str, force: bool = False) -> int:
     for path in names:
         check_destination(path, force=force)
     derivation = derive(net)
-    texts = [render_writeup(derivation, "tex"), render_writeup(derivation, "md"), render_kernel(derivation)]
+    # The hand-out: the write-ups carry the worked example, so they can be followed with a calculator.
+    texts = [
+        render_writeup(derivation, "tex", example=True),
+        render_writeup(derivation, "md", example=True),
+        render_kernel(derivation),
+    ]
     outputs = dict(zip(names, texts))
     for path, text in outputs.items():
         write_output(path, text, force=force)
