@@ -258,7 +258,10 @@ def sized_for_differences(net: Network) -> Network:
 
 def _parameters(net: Network) -> int:
     sizes = net.sizes
-    return sum(sizes[i] * sizes[i + 1] + sizes[i + 1] for i in range(len(sizes) - 1))
+    return sum(
+        sizes[l - 1] * sizes[l] + (sizes[l] if net.has_bias(l) else 0)
+        for l in range(1, net.depth + 1)
+    )
 
 
 # ------------------------------------------------------------------------------ the point
@@ -271,11 +274,11 @@ def draw_inputs(module, batch: int, rng: np.random.Generator):
     column = spec["layout"] == "column"
     X = rng.standard_normal((n_in, batch) if column else (batch, n_in))
     shape = (n_out, batch) if column else (batch, n_out)
-    loss = str(spec["loss"])
-    if loss.startswith("cross_entropy"):
+    targets = losses.get(spec["loss"]).targets
+    if targets == "distribution":
         T = rng.random(shape) + 0.1
         T = T / T.sum(axis=0 if column else 1, keepdims=True)
-    elif loss.startswith("binary_cross_entropy"):
+    elif targets == "probability":
         T = rng.random(shape)
     else:
         T = rng.standard_normal(shape)

@@ -107,7 +107,7 @@ def kernel_view(derivation: Derivation) -> KernelView:
     backward = lines(derivation.backward)
     backward_used = set(printer.used)
 
-    param_names = [f"{stem}{l}" for l in range(1, depth + 1) for stem in ("W", "B")]
+    param_names = net.param_names()
     cache = ["X"] + [eq.name for eq in derivation.forward]
     params = [
         Param(name, derivation.shape_text(name), net.sizes[int(name[1:]) - 1], name[0] == "W")
@@ -115,7 +115,7 @@ def kernel_view(derivation: Derivation) -> KernelView:
     ]
     shapes = {
         name: derivation.shape_text(name)
-        for name in ["X", "T", "P"] + [f"{s}{l}" for l in range(1, depth + 1) for s in "GRWB"]
+        for name in ["X", "T", "P"] + [f"{s}{l}" for l in range(1, depth + 1) for s in "GR"] + param_names
     }
 
     loss_def = net.loss_def

@@ -128,9 +128,14 @@ def writeup_view(derivation: Derivation, example: bool = False, lang: str = "en"
     shapes = [Shape("X", _math_shape(derivation, "X"), m["shape.X.column" if column else "shape.X.row"])]
     for l in range(1, depth + 1):
         act = activation_latex(net.layers[l - 1].activation)
+        shapes.append(
+            Shape(symbol_latex(f"W{l}"), _math_shape(derivation, f"W{l}"), m["shape.W"].format(l=l))
+        )
+        if net.has_bias(l):
+            shapes.append(
+                Shape(symbol_latex(f"B{l}"), _math_shape(derivation, f"B{l}"), m["shape.B"].format(l=l))
+            )
         shapes += [
-            Shape(symbol_latex(f"W{l}"), _math_shape(derivation, f"W{l}"), m["shape.W"].format(l=l)),
-            Shape(symbol_latex(f"B{l}"), _math_shape(derivation, f"B{l}"), m["shape.B"].format(l=l)),
             Shape(symbol_latex(f"G{l}"), _math_shape(derivation, f"G{l}"), m["shape.G"].format(l=l)),
             Shape(
                 symbol_latex(f"R{l}"), _math_shape(derivation, f"R{l}"),
@@ -166,18 +171,21 @@ def writeup_view(derivation: Derivation, example: bool = False, lang: str = "en"
 
     layers = []
     for l in range(depth, 0, -1):
-        rows = [row(derivation.equation(f"dW{l}")), row(derivation.equation(f"dB{l}"))]
+        rows = [row(derivation.equation(name)) for name in _gradient_names(net, l)]
         if l > 1:
             rows.append(row(derivation.equation(f"D{l - 1}")))
         layers.append(LayerBlock(l, rows))
 
     expanded = []
     for l in range(depth, max(depth - 2, 0), -1):
-        for stem in ("dW", "dB"):
-            eq = derivation.equation(f"{stem}{l}")
+        for name in _gradient_names(net, l):
+            eq = derivation.equation(name)
             expanded.append(Row(latex(eq.lhs), latex(derivation.expanded(eq.name)), f"{eq.name}*", ""))
 
     notes = []
+    for l, layer in enumerate(net.layers, start=1):
+        if not layer.bias:
+            notes.append(m["notes.no_bias"].format(l=l))
     for l, layer in enumerate(net.layers, start=1):
         if layer.act.warning:
             notes.append(
@@ -274,6 +282,11 @@ def exact_decimal(value) -> str:
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
+
+
+def _gradient_names(net, l: int) -> list[str]:
+    """dW_l, and dB_l where layer l has a bias."""
+    return [f"dW{l}"] + ([f"dB{l}"] if net.has_bias(l) else [])
 
 
 def _math_shape(derivation: Derivation, name: str) -> str:

@@ -8,7 +8,8 @@ objects are printed as LaTeX, as NumPy and are checked by the proof.
 
 Column layout: G_l = W_l R_{l-1} + B_l 1^T, delta_{l-1} = (W_l^T delta_l) * f'_{l-1}.
 Row layout mirrors it: G_l = R_{l-1} W_l + 1 B_l, delta_{l-1} = (delta_l W_l^T) * f'_{l-1},
-with B_l a 1 x n_l row (a NumPy vector of shape (n_l,)).
+with B_l a 1 x n_l row (a NumPy vector of shape (n_l,)). A layer without bias has no B_l
+term, no B_l or dB_l symbol and no dB_l equation.
 """
 
 from __future__ import annotations
@@ -133,9 +134,10 @@ def derive(network: Network) -> Derivation:
         for stem in ("G", "R", "D"):
             symbols[f"{stem}{l}"] = mat(f"{stem}{l}", sizes[l], N)
         symbols[f"W{l}"] = mat(f"W{l}", sizes[l], sizes[l - 1])
-        symbols[f"B{l}"] = mat(f"B{l}", sizes[l], 1)
         symbols[f"dW{l}"] = mat(f"dW{l}", sizes[l], sizes[l - 1])
-        symbols[f"dB{l}"] = mat(f"dB{l}", sizes[l], 1)
+        if network.has_bias(l):  # a layer without bias has no B_l and no dB_l at all
+            symbols[f"B{l}"] = mat(f"B{l}", sizes[l], 1)
+            symbols[f"dB{l}"] = mat(f"dB{l}", sizes[l], 1)
 
     def s(name):
         return symbols["X"] if name == "R0" else symbols[name]
@@ -146,11 +148,12 @@ def derive(network: Network) -> Derivation:
     # ------------------------------------------------------------------ forward
     forward = []
     for l in range(1, depth + 1):
-        W, B, prev = s(f"W{l}"), s(f"B{l}"), s(f"R{l - 1}")
-        if column:
-            linear = MatAdd(MatMul(W, prev), MatMul(B, ones_row), evaluate=False)
-        else:
-            linear = MatAdd(MatMul(prev, W), MatMul(ones_col, B), evaluate=False)
+        W, prev = s(f"W{l}"), s(f"R{l - 1}")
+        linear = MatMul(W, prev) if column else MatMul(prev, W)
+        if network.has_bias(l):
+            B = s(f"B{l}")
+            spread = MatMul(B, ones_row) if column else MatMul(ones_col, B)
+            linear = MatAdd(linear, spread, evaluate=False)
         forward.append(Equation(s(f"G{l}"), linear, f"eq:G{l}", l, "linear"))
         act = network.layers[l - 1].activation
         applied = Activated(act, network.alpha_of(l), s(f"G{l}"), axis=0 if column else 1)
@@ -190,7 +193,8 @@ def derive(network: Network) -> Derivation:
             dW = MatMul(Transpose(prev), D)
             dB = MatMul(Transpose(ones_col), D)
         backward.append(Equation(s(f"dW{l}"), dW, f"eq:dW{l}", l, "weight"))
-        backward.append(Equation(s(f"dB{l}"), dB, f"eq:dB{l}", l, "bias"))
+        if network.has_bias(l):
+            backward.append(Equation(s(f"dB{l}"), dB, f"eq:dB{l}", l, "bias"))
         if l > 1:
             back = MatMul(Transpose(W), D) if column else MatMul(D, Transpose(W))
             backward.append(

@@ -179,7 +179,8 @@ def draw(derivation: Derivation, batch: int, rng: np.random.Generator, targets: 
             w = rng.normal(size=(sizes[l], sizes[l - 1])) * (1.5 / np.sqrt(sizes[l - 1]))
             b = rng.normal(size=(sizes[l], 1)) * 0.5
             env[f"W{l}"] = w if column else w.T
-            env[f"B{l}"] = b if column else b.T
+            if net.has_bias(l):
+                env[f"B{l}"] = b if column else b.T
         env["T"], labels = _targets(net, batch, rng, targets)
         values = run(derivation, env, batch, NumpyBackend())
         if all(np.min(np.abs(values[f"G{l}"])) >= KINK_MARGIN

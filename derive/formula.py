@@ -110,6 +110,8 @@ def parse(text: str, net: Network) -> Formula:
     layer = int(match.group(2))
     if layer > net.depth:
         raise FormulaError(f"left-hand side '{lhs}': the network has layers 1..{net.depth}")
+    if match.group(1) == "dB" and not net.has_bias(layer):
+        raise FormulaError(f"left-hand side '{lhs}': layer {layer} has no bias (bias = false)")
     count = sum(1 for _ in ast.walk(assign.value))
     if count > MAX_NODES:
         raise FormulaError(f"formula has {count} syntax nodes; at most {MAX_NODES} allowed")
@@ -154,6 +156,8 @@ class _Checker:
                 return ("sym", "X")
             if not 1 <= layer <= self.net.depth:
                 self.fail(node, f"the network has layers 1..{self.net.depth}, so no {name}")
+            if stem == "B" and not self.net.has_bias(layer):
+                self.fail(node, f"layer {layer} has no bias (bias = false), so no {name}")
             return ("sym", name)
         if name in self.functions or name in _FUNCTIONS or name in _REDUCTIONS:
             self.fail(node, "a function; call it, e.g. exp(G1)")

@@ -2,6 +2,9 @@
 
 L = scale(N, n_L) * sum over all elements of term(P_ij, T_ij).
 
+A loss that comes averaged and summed (the cross-entropies) is registered twice from one
+record: `cross_entropy` (scale 1/N) and `summed(...)`, `cross_entropy@sum` (scale 1).
+
 The output error delta_L is derived from that definition: for an elementwise loss it is
 scale * d(term)/dp, which must come out as k (p - t), times f'_L(G_L). The two
 cross-entropies are *fused* with their output activation: delta_L = scale * (P - T) with no
@@ -10,7 +13,7 @@ f'_L, which the proof checks against the definition like everything else.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sympy as sp
 
@@ -35,6 +38,10 @@ class Loss:
         output: the output activation it requires, or ``None`` for any.
         logit_term: the same term written in the logit g (and lse for softmax), for
             numerically stable kernels; ``None`` where the loss is computed from P.
+        targets: what a target entry is: "real" (any number), "probability" (in [0, 1]) or
+            "distribution" (each sample's targets are >= 0 and sum to 1).
+        reduction: "mean" or "sum" for a loss that comes in both forms (the cross-entropies),
+            ``None`` for one that has a single form.
     """
 
     name: str
@@ -43,6 +50,13 @@ class Loss:
     scale: sp.Expr
     output: str | None = None
     logit_term: sp.Expr | None = None
+    targets: str = "real"
+    reduction: str | None = None
+
+    @property
+    def base(self) -> str:
+        """The name without its reduction: `cross_entropy` for `cross_entropy@sum`."""
+        return self.name.partition("@")[0]
 
     @property
     def fused(self) -> bool:
@@ -68,9 +82,21 @@ def register(loss: Loss) -> Loss:
     return loss
 
 
+def summed(loss: Loss) -> Loss:
+    """The same loss summed over the batch instead of averaged (PyTorch's reduction="sum")."""
+    return replace(
+        loss, name=f"{loss.name}@sum", title=f"summed {loss.title}", scale=sp.Integer(1),
+        reduction="sum",
+    )
+
+
+# ---------------------------------------------------------------- squared errors, any output
 register(Loss("mse", "mean squared error", (p - t) ** 2, 1 / (N * n)))
 register(Loss("half_sse", "half the sum of squared errors", (p - t) ** 2, sp.Rational(1, 2)))
-register(
+register(Loss("sse", "sum of squared errors", (p - t) ** 2, sp.Integer(1)))
+
+# ---------------------------------------------------------------- fused with their output
+CROSS_ENTROPY = register(
     Loss(
         "cross_entropy",
         "cross-entropy",
@@ -78,9 +104,11 @@ register(
         1 / N,
         output="softmax",
         logit_term=-t * (g - lse),
+        targets="distribution",
+        reduction="mean",
     )
 )
-register(
+BINARY_CROSS_ENTROPY = register(
     Loss(
         "binary_cross_entropy",
         "binary cross-entropy",
@@ -88,8 +116,12 @@ register(
         1 / (N * n),
         output="sigmoid",
         logit_term=softplus(g) - t * g,
+        targets="probability",
+        reduction="mean",
     )
 )
+register(summed(CROSS_ENTROPY))
+register(summed(BINARY_CROSS_ENTROPY))
 
 
 def get(name: str) -> Loss:

@@ -140,7 +140,7 @@ def draw_point(derivation: Derivation, batch: int, rng: random.Random) -> dict:
     net = derivation.network
     for _ in range(200):
         env = {}
-        for name in ["X"] + [f"{k}{l}" for l in range(1, net.depth + 1) for k in ("W", "B")]:
+        for name in ["X"] + net.param_names():
             rows, cols = _shape(derivation, name, batch)
             env[name] = sp.Matrix(rows, cols, lambda i, j: _rational(rng))
         env["T"] = _targets(derivation, batch, rng)
@@ -159,13 +159,13 @@ def draw_point(derivation: Derivation, batch: int, rng: random.Random) -> dict:
 def _targets(derivation: Derivation, batch: int, rng: random.Random):
     net = derivation.network
     rows, cols = _shape(derivation, "T", batch)
-    if net.loss == "cross_entropy":
+    if net.loss_def.targets == "distribution":
         # Each sample's targets form a probability vector (the fused delta relies on it).
         weights = sp.Matrix(rows, cols, lambda i, j: rng.randint(1, 5))
         if net.layout == "column":
             return sp.Matrix(rows, cols, lambda i, j: sp.Rational(weights[i, j], sum(weights[:, j])))
         return sp.Matrix(rows, cols, lambda i, j: sp.Rational(weights[i, j], sum(weights[i, :])))
-    if net.loss == "binary_cross_entropy":
+    if net.loss_def.targets == "probability":
         return sp.Matrix(rows, cols, lambda i, j: sp.Rational(rng.randint(0, 8), 8))
     return sp.Matrix(rows, cols, lambda i, j: _rational(rng, den=4))
 
@@ -196,7 +196,7 @@ def _reference_gradients(
             """The loss (or its one-layer stand-in) as a function of G_l = g."""
             if full:
                 return _loss_from(derivation, l, g, env, batch)
-            g_next = _linear(derivation, env[f"W{l + 1}"], env[f"B{l + 1}"], _activate(derivation, l, g), batch)
+            g_next = _linear(derivation, env[f"W{l + 1}"], env.get(f"B{l + 1}"), _activate(derivation, l, g), batch)
             return sum(d * h for d, h in zip(out[f"D{l + 1}"], g_next))
 
         # dL/dG_l: a symbolic G_l, the rest exact.
@@ -206,14 +206,18 @@ def _reference_gradients(
         out[f"D{l}"] = g_sym.applyfunc(
             lambda s, loss=loss, at=at: values.opaque(sp.diff(loss, s).xreplace(at))
         )
-        # dL/dW_l and dL/dB_l: W_l and B_l symbolic.
+        # dL/dW_l and dL/dB_l: W_l and B_l symbolic (a layer without bias has no B_l).
         w_sym = _symbol_matrix(f"w{l}", env[f"W{l}"].shape)
-        b_sym = _symbol_matrix(f"b{l}", env[f"B{l}"].shape)
+        at = dict(zip(w_sym, env[f"W{l}"]))
+        b_sym = None
+        if net.has_bias(l):
+            b_sym = _symbol_matrix(f"b{l}", env[f"B{l}"].shape)
+            at |= dict(zip(b_sym, env[f"B{l}"]))
         linear = _linear(derivation, w_sym, b_sym, derived[f"R{l - 1}"] if l > 1 else env["X"], batch)
         loss = loss_of(linear)
-        at = dict(zip(w_sym, env[f"W{l}"])) | dict(zip(b_sym, env[f"B{l}"]))
         out[f"dW{l}"] = w_sym.applyfunc(lambda s, loss=loss, at=at: sp.diff(loss, s).xreplace(at))
-        out[f"dB{l}"] = b_sym.applyfunc(lambda s, loss=loss, at=at: sp.diff(loss, s).xreplace(at))
+        if b_sym is not None:
+            out[f"dB{l}"] = b_sym.applyfunc(lambda s, loss=loss, at=at: sp.diff(loss, s).xreplace(at))
     return out
 
 
@@ -240,9 +244,10 @@ def _symbol_matrix(stem: str, shape) -> sp.Matrix:
 
 
 def _linear(derivation, W, B, prev, batch):
+    """G_l from W_l, B_l (None for a layer without bias) and R_{l-1}."""
     if derivation.layout == "column":
-        return W * prev + B * sp.ones(1, batch)
-    return prev * W + sp.ones(batch, 1) * B
+        return W * prev if B is None else W * prev + B * sp.ones(1, batch)
+    return prev * W if B is None else prev * W + sp.ones(batch, 1) * B
 
 
 def _loss_from(derivation: Derivation, first: int, g, env: dict, batch: int):
@@ -250,7 +255,7 @@ def _loss_from(derivation: Derivation, first: int, g, env: dict, batch: int):
     net = derivation.network
     r = _activate(derivation, first, g)
     for l in range(first + 1, net.depth + 1):
-        r = _activate(derivation, l, _linear(derivation, env[f"W{l}"], env[f"B{l}"], r, batch))
+        r = _activate(derivation, l, _linear(derivation, env[f"W{l}"], env.get(f"B{l}"), r, batch))
     term = net.loss_def.term
     total = sum(term.xreplace({loss_p: pv, loss_t: tv}) for pv, tv in zip(r, env["T"]))
     return derivation.loss.scale.xreplace({N: batch}) * total

@@ -28,19 +28,22 @@ from .limits import MAX_LAYERS, MAX_NESTING, MAX_SPEC_BYTES, MAX_UNITS
 
 LAYOUTS = ("column", "row")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_TOP_KEYS = {"name", "layout", "inputs", "loss", "layer", "example"}
+_TOP_KEYS = {"name", "layout", "inputs", "loss", "reduction", "layer", "example"}
 #: A worked example prints every matrix: at most this many units per layer and samples.
 MAX_EXAMPLE_WIDTH = 8
-_LAYER_KEYS = {"units", "activation", "alpha"}
+_LAYER_KEYS = {"units", "activation", "alpha", "bias"}
+REDUCTIONS = ("mean", "sum")
 
 
 @dataclass(frozen=True)
 class Layer:
-    """One layer: a linear map to `units` outputs, then `activation` (alpha if it takes one)."""
+    """One layer: a linear map to `units` outputs (plus a bias B_l unless `bias` is False),
+    then `activation` (alpha if it takes one)."""
 
     units: int
     activation: str
     alpha: sp.Rational | None = None
+    bias: bool = True
 
     @property
     def act(self) -> activations.Activation:
@@ -98,13 +101,34 @@ class Network:
     def loss_def(self) -> losses.Loss:
         return losses.get(self.loss)
 
+    def has_bias(self, index: int) -> bool:
+        """Whether layer `index` (1-based) has a bias B_l."""
+        return self.layers[index - 1].bias
+
+    def param_names(self) -> list[str]:
+        """The parameter names in order: W1, B1, W2, ... (no B_l for a layer without bias)."""
+        return [
+            name
+            for l in range(1, self.depth + 1)
+            for name in (f"W{l}", f"B{l}")
+            if name[0] == "W" or self.has_bias(l)
+        ]
+
     def inline(self) -> str:
-        """The network in the inline form of the command line."""
+        """The network in the inline form of the command line.
+
+        Layers without bias have no inline spelling; they are named after it in parentheses,
+        e.g. `2-3-1:relu,identity:sse:column (no bias in layer 1)`.
+        """
         acts = ",".join(
             layer.activation + (f"@{format_number(layer.alpha)}" if layer.alpha is not None else "")
             for layer in self.layers
         )
-        return f"{'-'.join(map(str, self.sizes))}:{acts}:{self.loss}:{self.layout}"
+        text = f"{'-'.join(map(str, self.sizes))}:{acts}:{self.loss}:{self.layout}"
+        no_bias = [str(l) for l, layer in enumerate(self.layers, start=1) if not layer.bias]
+        if no_bias:
+            text += f" (no bias in layer{'s' if len(no_bias) > 1 else ''} {', '.join(no_bias)})"
+        return text
 
     def to_toml(self) -> str:
         """The network as a canonical TOML spec (what `digest` hashes)."""
@@ -112,12 +136,16 @@ class Network:
             f'name = "{self.name}"',
             f'layout = "{self.layout}"',
             f"inputs = {self.inputs}",
-            f'loss = "{self.loss}"',
+            f'loss = "{self.loss_def.base}"',
         ]
+        if self.loss_def.reduction == "sum":
+            lines.append('reduction = "sum"')
         for layer in self.layers:
             lines += ["", "[[layer]]", f"units = {layer.units}", f'activation = "{layer.activation}"']
             if layer.alpha is not None:
                 lines.append(f"alpha = {format_number(layer.alpha)}")
+            if not layer.bias:
+                lines.append("bias = false")
         return "\n".join(lines) + "\n"
 
     def digest(self) -> str:
@@ -240,11 +268,7 @@ def from_dict(data: dict, source: str = "<spec>") -> Network:
     if layout not in LAYOUTS:
         raise SpecError(f"{source}: layout: must be \"column\" or \"row\", got {_show(layout)}")
     inputs = _units(data["inputs"], f"{source}: inputs")
-    loss = data["loss"]
-    if not isinstance(loss, str) or loss not in losses.LOSSES:
-        raise SpecError(
-            f"{source}: loss: unknown loss {_show(loss)} (known: {', '.join(losses.LOSSES)})"
-        )
+    loss = _loss(data["loss"], data.get("reduction"), source)
     raw_layers = data["layer"]
     if not isinstance(raw_layers, list) or not raw_layers or not all(
         isinstance(entry, dict) for entry in raw_layers
@@ -270,7 +294,10 @@ def from_dict(data: dict, source: str = "<spec>") -> Network:
         alpha = None
         if "alpha" in entry:
             alpha = _alpha(entry["alpha"], act, f"{where}.alpha")
-        layers.append(Layer(units, act, alpha))
+        bias = entry.get("bias", True)
+        if not isinstance(bias, bool):
+            raise SpecError(f"{where}.bias: must be true or false, got {_show(bias)}")
+        layers.append(Layer(units, act, alpha, bias))
     net = _checked(Network(name, layout, inputs, tuple(layers), loss, source))
     if "example" in data:
         net = replace(net, example=_example(data["example"], net))
@@ -355,7 +382,7 @@ def _checked(net: Network) -> Network:
             f"{net.source}: loss: {loss.name} needs a {loss.output} output layer, "
             f"but layer {last} uses {out}"
         )
-    if out == "softmax" and loss.name != "cross_entropy":
+    if out == "softmax" and loss.output != "softmax":
         raise SpecError(
             f"{net.source}: layer[{last}].activation: softmax is supported only with "
             f"loss = \"cross_entropy\" (got {loss.name})"
@@ -480,6 +507,36 @@ def _number(value, where: str) -> sp.Rational:
     if not math.isfinite(value) or abs(value) > 1e6:
         raise SpecError(f"{where}: must be a finite number up to 1e6 in size, got {value}")
     return sp.Rational(repr(value))
+
+
+def _loss(value, reduction, source: str) -> str:
+    """The registered loss name for a spec's `loss` and optional `reduction`."""
+    if not isinstance(value, str) or value not in losses.LOSSES:
+        raise SpecError(
+            f"{source}: loss: unknown loss {_show(value)} (known: {', '.join(_base_losses())})"
+        )
+    if reduction is None:
+        return value
+    if not isinstance(reduction, str) or reduction not in REDUCTIONS:
+        raise SpecError(f'{source}: reduction: must be "mean" or "sum", got {_show(reduction)}')
+    loss = losses.get(value)
+    if loss.reduction is None:
+        summed = [name for name in _base_losses() if f"{name}@sum" in losses.LOSSES]
+        raise SpecError(
+            f"{source}: reduction: {value} has no reduction to choose (only "
+            f"{' and '.join(summed)} take one; for summed squared errors use loss = \"sse\")"
+        )
+    if "@" in value:
+        if reduction != loss.reduction:
+            raise SpecError(
+                f'{source}: reduction: "{reduction}" contradicts loss = "{value}"'
+            )
+        return value
+    return value if reduction == "mean" else f"{value}@{reduction}"
+
+
+def _base_losses() -> list[str]:
+    return [name for name in losses.LOSSES if "@" not in name]
 
 
 def _name(value, source: str) -> str:

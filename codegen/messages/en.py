@@ -69,6 +69,7 @@ MESSAGES = {
     "expanded.title": "The last layers with the chain substituted",
     # Notes.
     "notes.title": "Notes",
+    "notes.no_bias": "Layer {l} has no bias: G{l} has no B{l} term and there is no dB{l}.",
     "notes.warning": "Layer {l} uses {activation}: {warning}.",
     # The worked example.
     "example.title": "Worked example",

@@ -67,6 +67,7 @@ MESSAGES = {
     "expanded.title": "연쇄를 대입한 마지막 층들",
     # 참고.
     "notes.title": "참고",
+    "notes.no_bias": "층 {l}에는 편향이 없습니다: G{l}에 B{l} 항이 없고 dB{l}도 없습니다.",
     "notes.warning": "층 {l}은 {activation} 활성화 함수를 씁니다: {warning}.",
     "warning.step": "도함수가 어디서나 0이므로 그 아래의 층은 아무것도 학습하지 않습니다",
     # 손실 함수의 이름.
@@ -74,6 +75,9 @@ MESSAGES = {
     "loss_name.half_sse": "제곱 오차 합의 절반",
     "loss_name.cross_entropy": "교차 엔트로피",
     "loss_name.binary_cross_entropy": "이진 교차 엔트로피",
+    "loss_name.sse": "제곱 오차의 합",
+    "loss_name.cross_entropy@sum": "합산 교차 엔트로피",
+    "loss_name.binary_cross_entropy@sum": "합산 이진 교차 엔트로피",
     # 계산 예제.
     "example.title": "계산 예제",
     "example.seeded": (
