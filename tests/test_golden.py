@@ -13,6 +13,23 @@ CASES = {
     "height_mlp": spec.DEFAULT_SPEC,
     "row_softmax": "3-4-2:leaky_relu@0.2,softmax:cross_entropy:row",
     "bce_three_layers": "2-3-3-1:elu,silu,sigmoid:binary_cross_entropy",
+    # summed BCE (reduction = "sum") with a hidden layer without bias
+    "summed_bce_no_bias": """\
+name = "summed_bce_no_bias"
+layout = "row"
+inputs = 2
+loss = "binary_cross_entropy"
+reduction = "sum"
+
+[[layer]]
+units = 3
+activation = "tanh"
+bias = false
+
+[[layer]]
+units = 2
+activation = "sigmoid"
+""",
 }
 
 

@@ -52,11 +52,18 @@ def every_activation_net():
         every_activation_net(),
         "3-4-2:elu,sigmoid:binary_cross_entropy",
         "3-4-2:tanh,softplus:half_sse:row",
+        "3-4-2:relu,identity:sse",
+        "3-4-3:silu,softmax:cross_entropy@sum:row",
+        # summed binary cross-entropy with a layer without bias (spec files only)
+        'name = "n"\ninputs = 3\nloss = "binary_cross_entropy"\nreduction = "sum"\n'
+        '[[layer]]\nunits = 4\nactivation = "elu"\nbias = false\n'
+        '[[layer]]\nunits = 2\nactivation = "sigmoid"\n',
     ],
 )
 def test_markdown_math_renders_in_katex(katex, net):
     node, module = katex
-    derivation = derive(spec.load(net))
+    network = spec.parse_toml(net) if "\n" in net else spec.load(net)
+    derivation = derive(network)
     md = render_writeup(derivation, "md", example=True)
     snippets = math_snippets(md) + math_snippets(render_writeup(derivation, "md", lang="ko"))
     assert len(snippets) > 20
