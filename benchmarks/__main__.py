@@ -83,6 +83,7 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=9, help="interleaved rounds per case (default 9)")
     parser.add_argument("--dtype", choices=["float64", "float32", "both"], default="both")
     parser.add_argument("--case", action="append", help="only the cases whose network starts with this")
+    parser.add_argument("--only", action="append", help="time only these contenders (and the floor)")
     parser.add_argument("--threads", type=int, default=1, help="threads per library (default 1)")
     parser.add_argument("--readme", action="store_true", help="write the table into README.md")
     args = parser.parse_args(argv)
@@ -101,7 +102,7 @@ def main(argv=None) -> int:
         pass
     dtypes = [np.float64, np.float32] if args.dtype == "both" else [np.dtype(args.dtype).type]
     cases = [c for c in CASES if not args.case or any(c.inline.startswith(p) for p in args.case)]
-    names = contenders.NAMES
+    names = [n for n in contenders.NAMES if not args.only or n == "floor" or n in args.only]
     results = []
     try:
         for case in cases:

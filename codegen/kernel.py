@@ -1,8 +1,14 @@
 """The NumPy kernel of a network (contract section 5): a derivation turned into a Python module.
 
-`kernel_view(derivation)` prints every equation with `KernelPrinter` and gathers the result
-into a `KernelView` of plain strings and lists; `templates/kernel.py.jinja` only places them.
-`render_kernel(derivation)` is the module's text.
+`kernel_view(derivation)` prints every equation of forward and backward with `BufferPrinter`
+(one NumPy call per equation, writing into the equation's own array with `out=`), lists the
+arrays a workspace holds, and gathers everything into a `KernelView` of plain strings and
+lists; `templates/kernel.py.jinja` only places them. `render_kernel(derivation)` is the
+module's text.
+
+Buffers: forward, backward and loss_and_grads take an optional `workspace` (from the
+module's `make_workspace(batch, dtype)`) and then write every array into it, so a training
+loop allocates nothing per step; without one they allocate fresh arrays for the call.
 
 Where the loss comes from: `loss(P, T)` evaluates the contract's definition on P (the loss
 record's `term`). For the two cross-entropies, forward returns P as a `Prediction` (an ndarray
@@ -22,6 +28,7 @@ from .. import __version__
 from ..mathematics import losses
 from ..mathematics.chain import Derivation, derive
 from ..mathematics.spec import Network
+from .buffers import BufferPrinter, TempPool, total
 from .numpy_printer import KernelPrinter
 from .render import render
 from .stamp import stamp
@@ -31,11 +38,24 @@ GENERATOR = f"gradscribe {__version__}"
 
 @dataclass(frozen=True)
 class Line:
-    """One assignment `lhs = rhs`, with the write-up label it implements (or "")."""
+    """One statement, `lhs = rhs` or (with no lhs) the call `rhs`, with its write-up label."""
 
     lhs: str
     rhs: str
     label: str = ""
+
+    @property
+    def text(self) -> str:
+        return f"{self.lhs} = {self.rhs}" if self.lhs else self.rhs
+
+
+@dataclass(frozen=True)
+class Array:
+    """A workspace array: its name, shape text in N and NumPy dtype text."""
+
+    name: str
+    shape: str
+    dtype: str
 
 
 @dataclass(frozen=True)
@@ -86,6 +106,12 @@ class KernelView:
     helpers: list[str]
     backward_needs_n: bool
     loss_needs_n: bool
+    forward_buffers: list[Array]
+    backward_buffers: list[Array]
+    step_loss: list[Line]
+    step_loss_cache: list[str]
+    step_loss_buffers: list[str]
+    calls_per_step: int
 
 
 def kernel_view(derivation: Derivation) -> KernelView:
@@ -95,20 +121,34 @@ def kernel_view(derivation: Derivation) -> KernelView:
     depth = derivation.depth
     printer = KernelPrinter()
 
-    def lines(equations) -> list[Line]:
-        out = []
-        for eq in equations:
-            for lhs, rhs in printer.statement(eq.name, eq.rhs):
-                out.append(Line(lhs, rhs, eq.label if lhs == eq.name else ""))
-        return out
+    temps = TempPool()
+    buffered = BufferPrinter(printer, temps)
 
-    forward = lines(derivation.forward)
+    def buffered_lines(equations) -> tuple[list[Line], list[str], set[str]]:
+        """Each equation as one call into its array (an alias where it is one): the lines,
+        the arrays written in order, and the temporaries used."""
+        out, written, used = [], [], set()
+        for eq in equations:
+            *pending, code = buffered.statement(eq.rhs, eq.name, derivation.shape_text(eq.name))
+            out += [Line("", p) for p in pending]
+            if code.isidentifier():
+                out.append(Line(eq.name, code, eq.label))
+            else:
+                out.append(Line("", code, eq.label))
+                written.append(eq.name)
+            used |= temps.busy
+            temps.release()
+        return out, written, used
+
     printer.used = set()
-    backward = lines(derivation.backward)
+    forward, forward_written, forward_temps = buffered_lines(derivation.forward)
+    printer.used = set()
+    backward, backward_written, backward_temps = buffered_lines(derivation.backward)
     backward_used = set(printer.used)
+    softmax = "softmax" in printer.helpers
 
     param_names = net.param_names()
-    cache = ["X"] + [eq.name for eq in derivation.forward]
+    cache = ["X"] + [eq.name for eq in derivation.forward] + (["LSE"] if softmax else [])
     params = [
         Param(name, derivation.shape_text(name), net.sizes[int(name[1:]) - 1], name[0] == "W")
         for name in param_names
@@ -117,8 +157,28 @@ def kernel_view(derivation: Derivation) -> KernelView:
         name: derivation.shape_text(name)
         for name in ["X", "T", "P"] + [f"{s}{l}" for l in range(1, depth + 1) for s in "GR"] + param_names
     }
+    shapes["LSE"] = "(1, N)" if column else "(N, 1)"
 
     loss_def = net.loss_def
+    # loss_and_grads: the loss from what forward kept (the logits for the cross-entropies).
+    step_names = {losses.p: "P", losses.t: "T", losses.g: f"G{depth}", losses.lse: "LSE"}
+    step_term = loss_def.logit_term if loss_def.logit_term is not None else loss_def.term
+    step_term = step_term.xreplace({sym: sp.Symbol(n, real=True) for sym, n in step_names.items()})
+    printer.used = set()
+    step_pending, step_sum = total(buffered, step_term, derivation.shape_text("P"))
+    atomic = " + " not in step_sum and " - " not in step_sum
+    step_value = printer.scaled(derivation.loss.scale, step_sum, atomic=atomic)
+    step_loss = [Line("", p) for p in step_pending] + [Line("value", f"float({step_value})", "eq:L")]
+    step_loss_used = set(printer.used)
+    step_temps = set(temps.busy)
+    temps.release()
+
+    def arrays(names: list[str], used: set[str]) -> list[Array]:
+        out = [Array(n, shapes.get(n) or derivation.shape_text(n), "dtype") for n in names]
+        return out + [
+            Array(b.name, b.shape, "bool" if b.boolean else "dtype") for b in temps.buffers if b.name in used
+        ]
+
     loss_value = _loss_value(printer, derivation, loss_def.term, {losses.p: "P", losses.t: "T"})
     logit_loss = None
     if loss_def.logit_term is not None:
@@ -159,7 +219,22 @@ def kernel_view(derivation: Derivation) -> KernelView:
         helpers=sorted(printer.helpers),
         backward_needs_n="N" in backward_used,
         loss_needs_n=bool(derivation.loss.scale.free_symbols),
+        forward_buffers=arrays(forward_written + (["LSE"] if softmax else []), forward_temps),
+        backward_buffers=arrays(backward_written, backward_temps | step_temps),
+        step_loss=step_loss,
+        step_loss_cache=[n for n in cache if n in step_loss_used],
+        step_loss_buffers=sorted(step_temps),
+        calls_per_step=sum(_calls(line.rhs) for line in forward + backward + step_loss),
     )
+
+
+def _calls(code: str) -> int:
+    """How many NumPy functions a printed statement calls (helpers count as what they call)."""
+    helpers = {"_softmax(": 7, "_where(": 2}
+    count = code.count("np.")
+    for name, calls in helpers.items():
+        count += calls * code.count(name)
+    return count
 
 
 def _loss_value(printer: KernelPrinter, derivation: Derivation, term, names: dict) -> str:

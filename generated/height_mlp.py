@@ -9,6 +9,14 @@ Layout "column": X is (1, N), targets T and prediction P are (1, N), N is the
 batch size. Names follow the write-up: G1 is layer 1's linear output, R1 its activation,
 D1 the error dL/dG1, dW1 and dB1 the gradients; each line cites the equation it implements.
 Loss: mean squared error (mse).
+
+Every equation is one NumPy call that writes its array in place (`out=`): products run on
+transposed views, activation derivatives come from what forward kept, a bias gradient is one
+sum (24 NumPy calls per loss_and_grads step). forward, backward and loss_and_grads
+take an optional `workspace` from make_workspace(batch, dtype): with it they write into the
+workspace's arrays and allocate nothing, so a training loop allocates nothing per step, and
+what they return is overwritten by the next call given the same workspace; without it
+(the default) every call returns fresh arrays.
 """
 
 import numpy as np
@@ -43,12 +51,57 @@ def init_params(rng=None, dtype=np.float64):
     }
 
 
-def forward(params, X):
+def make_workspace(batch, dtype=np.float64):
+    """Every array forward, backward and loss_and_grads write, for batches of `batch` samples.
+
+    Pass it as `workspace=` to reuse these arrays on every call instead of allocating new
+    ones. The arrays the functions return then live in the workspace: the next call with
+    the same workspace overwrites them.
+
+    Args:
+        batch: the batch size N the workspace is for.
+        dtype: the floating dtype of params and X.
+
+    Returns:
+        a dict of arrays, keyed by their names in the write-up (temporaries start with _).
+    """
+    return {**_forward_buffers(batch, dtype), **_backward_buffers(batch, dtype)}
+
+
+def _forward_buffers(N, dtype):
+    return {
+        "G1": np.empty((8, N), dtype),
+        "R1": np.empty((8, N), dtype),
+        "G2": np.empty((4, N), dtype),
+        "R2": np.empty((4, N), dtype),
+        "G3": np.empty((1, N), dtype),
+    }
+
+
+def _backward_buffers(N, dtype):
+    return {
+        "D3": np.empty((1, N), dtype),
+        "dW3": np.empty((1, 4), dtype),
+        "dB3": np.empty((1, 1), dtype),
+        "D2": np.empty((4, N), dtype),
+        "dW2": np.empty((4, 8), dtype),
+        "dB2": np.empty((4, 1), dtype),
+        "D1": np.empty((8, N), dtype),
+        "dW1": np.empty((8, 1), dtype),
+        "dB1": np.empty((8, 1), dtype),
+        "_t0": np.empty((4, N), dtype),
+        "_t1": np.empty((8, N), dtype),
+        "_t2": np.empty((1, N), dtype),
+    }
+
+
+def forward(params, X, workspace=None):
     """The forward pass.
 
     Args:
         params: dict as from init_params.
         X: inputs, (1, N).
+        workspace: from make_workspace(N, dtype) to write into, or None for fresh arrays.
 
     Returns:
         (P, cache): the prediction P (1, N), and the arrays backward reuses
@@ -60,12 +113,19 @@ def forward(params, X):
     B2 = params["B2"]
     W3 = params["W3"]
     B3 = params["B3"]
+    if workspace is None:
+        workspace = _forward_buffers(X.shape[1], np.result_type(X, W1, 1.0))
+    G1 = workspace["G1"]
+    R1 = workspace["R1"]
+    G2 = workspace["G2"]
+    R2 = workspace["R2"]
+    G3 = workspace["G3"]
 
-    G1 = W1 @ X + B1  # eq:G1
-    R1 = np.maximum(G1, 0)  # eq:R1
-    G2 = W2 @ R1 + B2  # eq:G2
-    R2 = np.maximum(G2, 0)  # eq:R2
-    G3 = W3 @ R2 + B3  # eq:G3
+    np.add(np.matmul(W1, X, out=G1), B1, out=G1)  # eq:G1
+    np.maximum(G1, 0, out=R1)  # eq:R1
+    np.add(np.matmul(W2, R1, out=G2), B2, out=G2)  # eq:G2
+    np.maximum(G2, 0, out=R2)  # eq:R2
+    np.add(np.matmul(W3, R2, out=G3), B3, out=G3)  # eq:G3
     R3 = G3  # eq:R3
     P = R3  # eq:P
 
@@ -92,13 +152,14 @@ def loss(P, T):
     return float(np.sum((P - T)**2) / N)
 
 
-def backward(params, cache, T):
+def backward(params, cache, T, workspace=None):
     """The backward pass: the gradient of the loss with respect to every parameter.
 
     Args:
         params: dict as from init_params.
         cache: as returned by forward(params, X).
         T: targets, (1, N).
+        workspace: from make_workspace(N, dtype) to write into, or None for fresh arrays.
 
     Returns:
         dict of dW1 (8, 1), dB1 (8, 1), dW2 (4, 8), dB2 (4, 1), dW3 (1, 4), dB3 (1, 1), keyed like params.
@@ -110,16 +171,30 @@ def backward(params, cache, T):
     R1 = cache["R1"]
     R2 = cache["R2"]
     P = cache["P"]
+    if workspace is None:
+        workspace = _backward_buffers(T.shape[1], cache["G1"].dtype)
+    D3 = workspace["D3"]
+    dW3 = workspace["dW3"]
+    dB3 = workspace["dB3"]
+    D2 = workspace["D2"]
+    dW2 = workspace["dW2"]
+    dB2 = workspace["dB2"]
+    D1 = workspace["D1"]
+    dW1 = workspace["dW1"]
+    dB1 = workspace["dB1"]
+    _t0 = workspace["_t0"]
+    _t1 = workspace["_t1"]
+    _t2 = workspace["_t2"]
 
-    D3 = 2 * (P - T) / N  # eq:D3
-    dW3 = D3 @ R2.T  # eq:dW3
-    dB3 = D3.sum(axis=1, keepdims=True)  # eq:dB3
-    D2 = (W3.T @ D3) * (R2 > 0).astype(R2.dtype)  # eq:D2
-    dW2 = D2 @ R1.T  # eq:dW2
-    dB2 = D2.sum(axis=1, keepdims=True)  # eq:dB2
-    D1 = (W2.T @ D2) * (R1 > 0).astype(R1.dtype)  # eq:D1
-    dW1 = D1 @ X.T  # eq:dW1
-    dB1 = D1.sum(axis=1, keepdims=True)  # eq:dB1
+    np.multiply(np.subtract(P, T, out=D3), 2 / N, out=D3)  # eq:D3
+    np.matmul(D3, R2.T, out=dW3)  # eq:dW3
+    np.add.reduce(D3, axis=1, keepdims=True, out=dB3)  # eq:dB3
+    np.multiply(np.matmul(W3.T, D3, out=D2), np.greater(R2, 0, out=_t0), out=D2)  # eq:D2
+    np.matmul(D2, R1.T, out=dW2)  # eq:dW2
+    np.add.reduce(D2, axis=1, keepdims=True, out=dB2)  # eq:dB2
+    np.multiply(np.matmul(W2.T, D2, out=D1), np.greater(R1, 0, out=_t1), out=D1)  # eq:D1
+    np.matmul(D1, X.T, out=dW1)  # eq:dW1
+    np.add.reduce(D1, axis=1, keepdims=True, out=dB1)  # eq:dB1
 
     return {
         "W1": dW1,
@@ -131,12 +206,21 @@ def backward(params, cache, T):
     }
 
 
-def loss_and_grads(params, X, T):
+def loss_and_grads(params, X, T, workspace=None):
     """The loss and its gradients at (X, T).
+
+    Args:
+        workspace: from make_workspace(N, dtype) to write into, or None for fresh arrays.
 
     Returns:
         (loss, grads): a Python float and a dict keyed like params.
     """
-    P, cache = forward(params, X)
-    value = loss(P, T)
-    return value, backward(params, cache, T)
+    N = T.shape[1]
+    if workspace is None:
+        workspace = make_workspace(X.shape[1], np.result_type(X, params["W1"], 1.0))
+    _, cache = forward(params, X, workspace)
+    P = cache["P"]
+    _t2 = workspace["_t2"]
+    np.subtract(P, T, out=_t2)
+    value = float(np.vdot(_t2, _t2) / N)  # eq:L
+    return value, backward(params, cache, T, workspace)

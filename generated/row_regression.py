@@ -9,6 +9,14 @@ Layout "row": X is (N, 3), targets T and prediction P are (N, 1), N is the
 batch size. Names follow the write-up: G1 is layer 1's linear output, R1 its activation,
 D1 the error dL/dG1, dW1 and dB1 the gradients; each line cites the equation it implements.
 Loss: mean squared error (mse).
+
+Every equation is one NumPy call that writes its array in place (`out=`): products run on
+transposed views, activation derivatives come from what forward kept, a bias gradient is one
+sum (32 NumPy calls per loss_and_grads step). forward, backward and loss_and_grads
+take an optional `workspace` from make_workspace(batch, dtype): with it they write into the
+workspace's arrays and allocate nothing, so a training loop allocates nothing per step, and
+what they return is overwritten by the next call given the same workspace; without it
+(the default) every call returns fresh arrays.
 """
 
 import numpy as np
@@ -45,12 +53,62 @@ def init_params(rng=None, dtype=np.float64):
     }
 
 
-def forward(params, X):
+def make_workspace(batch, dtype=np.float64):
+    """Every array forward, backward and loss_and_grads write, for batches of `batch` samples.
+
+    Pass it as `workspace=` to reuse these arrays on every call instead of allocating new
+    ones. The arrays the functions return then live in the workspace: the next call with
+    the same workspace overwrites them.
+
+    Args:
+        batch: the batch size N the workspace is for.
+        dtype: the floating dtype of params and X.
+
+    Returns:
+        a dict of arrays, keyed by their names in the write-up (temporaries start with _).
+    """
+    return {**_forward_buffers(batch, dtype), **_backward_buffers(batch, dtype)}
+
+
+def _forward_buffers(N, dtype):
+    return {
+        "G1": np.empty((N, 16), dtype),
+        "R1": np.empty((N, 16), dtype),
+        "G2": np.empty((N, 16), dtype),
+        "R2": np.empty((N, 16), dtype),
+        "G3": np.empty((N, 8), dtype),
+        "R3": np.empty((N, 8), dtype),
+        "G4": np.empty((N, 1), dtype),
+    }
+
+
+def _backward_buffers(N, dtype):
+    return {
+        "D4": np.empty((N, 1), dtype),
+        "dW4": np.empty((8, 1), dtype),
+        "dB4": np.empty((1,), dtype),
+        "D3": np.empty((N, 8), dtype),
+        "dW3": np.empty((16, 8), dtype),
+        "dB3": np.empty((8,), dtype),
+        "D2": np.empty((N, 16), dtype),
+        "dW2": np.empty((16, 16), dtype),
+        "dB2": np.empty((16,), dtype),
+        "D1": np.empty((N, 16), dtype),
+        "dW1": np.empty((3, 16), dtype),
+        "dB1": np.empty((16,), dtype),
+        "_t0": np.empty((N, 8), dtype),
+        "_t1": np.empty((N, 16), dtype),
+        "_t2": np.empty((N, 1), dtype),
+    }
+
+
+def forward(params, X, workspace=None):
     """The forward pass.
 
     Args:
         params: dict as from init_params.
         X: inputs, (N, 3).
+        workspace: from make_workspace(N, dtype) to write into, or None for fresh arrays.
 
     Returns:
         (P, cache): the prediction P (N, 1), and the arrays backward reuses
@@ -64,14 +122,23 @@ def forward(params, X):
     B3 = params["B3"]
     W4 = params["W4"]
     B4 = params["B4"]
+    if workspace is None:
+        workspace = _forward_buffers(X.shape[0], np.result_type(X, W1, 1.0))
+    G1 = workspace["G1"]
+    R1 = workspace["R1"]
+    G2 = workspace["G2"]
+    R2 = workspace["R2"]
+    G3 = workspace["G3"]
+    R3 = workspace["R3"]
+    G4 = workspace["G4"]
 
-    G1 = X @ W1 + B1  # eq:G1
-    R1 = np.maximum(G1, 0)  # eq:R1
-    G2 = R1 @ W2 + B2  # eq:G2
-    R2 = np.maximum(G2, 0)  # eq:R2
-    G3 = R2 @ W3 + B3  # eq:G3
-    R3 = np.maximum(G3, 0)  # eq:R3
-    G4 = R3 @ W4 + B4  # eq:G4
+    np.add(np.matmul(X, W1, out=G1), B1, out=G1)  # eq:G1
+    np.maximum(G1, 0, out=R1)  # eq:R1
+    np.add(np.matmul(R1, W2, out=G2), B2, out=G2)  # eq:G2
+    np.maximum(G2, 0, out=R2)  # eq:R2
+    np.add(np.matmul(R2, W3, out=G3), B3, out=G3)  # eq:G3
+    np.maximum(G3, 0, out=R3)  # eq:R3
+    np.add(np.matmul(R3, W4, out=G4), B4, out=G4)  # eq:G4
     R4 = G4  # eq:R4
     P = R4  # eq:P
 
@@ -100,13 +167,14 @@ def loss(P, T):
     return float(np.sum((P - T)**2) / N)
 
 
-def backward(params, cache, T):
+def backward(params, cache, T, workspace=None):
     """The backward pass: the gradient of the loss with respect to every parameter.
 
     Args:
         params: dict as from init_params.
         cache: as returned by forward(params, X).
         T: targets, (N, 1).
+        workspace: from make_workspace(N, dtype) to write into, or None for fresh arrays.
 
     Returns:
         dict of dW1 (3, 16), dB1 (16,), dW2 (16, 16), dB2 (16,), dW3 (16, 8), dB3 (8,), dW4 (8, 1), dB4 (1,), keyed like params.
@@ -120,19 +188,36 @@ def backward(params, cache, T):
     R2 = cache["R2"]
     R3 = cache["R3"]
     P = cache["P"]
+    if workspace is None:
+        workspace = _backward_buffers(T.shape[0], cache["G1"].dtype)
+    D4 = workspace["D4"]
+    dW4 = workspace["dW4"]
+    dB4 = workspace["dB4"]
+    D3 = workspace["D3"]
+    dW3 = workspace["dW3"]
+    dB3 = workspace["dB3"]
+    D2 = workspace["D2"]
+    dW2 = workspace["dW2"]
+    dB2 = workspace["dB2"]
+    D1 = workspace["D1"]
+    dW1 = workspace["dW1"]
+    dB1 = workspace["dB1"]
+    _t0 = workspace["_t0"]
+    _t1 = workspace["_t1"]
+    _t2 = workspace["_t2"]
 
-    D4 = 2 * (P - T) / N  # eq:D4
-    dW4 = R3.T @ D4  # eq:dW4
-    dB4 = D4.sum(axis=0)  # eq:dB4
-    D3 = (D4 @ W4.T) * (R3 > 0).astype(R3.dtype)  # eq:D3
-    dW3 = R2.T @ D3  # eq:dW3
-    dB3 = D3.sum(axis=0)  # eq:dB3
-    D2 = (D3 @ W3.T) * (R2 > 0).astype(R2.dtype)  # eq:D2
-    dW2 = R1.T @ D2  # eq:dW2
-    dB2 = D2.sum(axis=0)  # eq:dB2
-    D1 = (D2 @ W2.T) * (R1 > 0).astype(R1.dtype)  # eq:D1
-    dW1 = X.T @ D1  # eq:dW1
-    dB1 = D1.sum(axis=0)  # eq:dB1
+    np.multiply(np.subtract(P, T, out=D4), 2 / N, out=D4)  # eq:D4
+    np.matmul(R3.T, D4, out=dW4)  # eq:dW4
+    np.add.reduce(D4, axis=0, out=dB4)  # eq:dB4
+    np.multiply(np.matmul(D4, W4.T, out=D3), np.greater(R3, 0, out=_t0), out=D3)  # eq:D3
+    np.matmul(R2.T, D3, out=dW3)  # eq:dW3
+    np.add.reduce(D3, axis=0, out=dB3)  # eq:dB3
+    np.multiply(np.matmul(D3, W3.T, out=D2), np.greater(R2, 0, out=_t1), out=D2)  # eq:D2
+    np.matmul(R1.T, D2, out=dW2)  # eq:dW2
+    np.add.reduce(D2, axis=0, out=dB2)  # eq:dB2
+    np.multiply(np.matmul(D2, W2.T, out=D1), np.greater(R1, 0, out=_t1), out=D1)  # eq:D1
+    np.matmul(X.T, D1, out=dW1)  # eq:dW1
+    np.add.reduce(D1, axis=0, out=dB1)  # eq:dB1
 
     return {
         "W1": dW1,
@@ -146,12 +231,21 @@ def backward(params, cache, T):
     }
 
 
-def loss_and_grads(params, X, T):
+def loss_and_grads(params, X, T, workspace=None):
     """The loss and its gradients at (X, T).
+
+    Args:
+        workspace: from make_workspace(N, dtype) to write into, or None for fresh arrays.
 
     Returns:
         (loss, grads): a Python float and a dict keyed like params.
     """
-    P, cache = forward(params, X)
-    value = loss(P, T)
-    return value, backward(params, cache, T)
+    N = T.shape[0]
+    if workspace is None:
+        workspace = make_workspace(X.shape[0], np.result_type(X, params["W1"], 1.0))
+    _, cache = forward(params, X, workspace)
+    P = cache["P"]
+    _t2 = workspace["_t2"]
+    np.subtract(P, T, out=_t2)
+    value = float(np.vdot(_t2, _t2) / N)  # eq:L
+    return value, backward(params, cache, T, workspace)

@@ -9,6 +9,14 @@ Layout "row": X is (N, 2), targets T and prediction P are (N, 1), N is the
 batch size. Names follow the write-up: G1 is layer 1's linear output, R1 its activation,
 D1 the error dL/dG1, dW1 and dB1 the gradients; each line cites the equation it implements.
 Loss: binary cross-entropy (binary_cross_entropy).
+
+Every equation is one NumPy call that writes its array in place (`out=`): products run on
+transposed views, activation derivatives come from what forward kept, a bias gradient is one
+sum (45 NumPy calls per loss_and_grads step). forward, backward and loss_and_grads
+take an optional `workspace` from make_workspace(batch, dtype): with it they write into the
+workspace's arrays and allocate nothing, so a training loop allocates nothing per step, and
+what they return is overwritten by the next call given the same workspace; without it
+(the default) every call returns fresh arrays.
 """
 
 import numpy as np
@@ -20,6 +28,13 @@ SPEC = {
     "activations": ["leaky_relu", "silu", "sigmoid"],
     "loss": "binary_cross_entropy",
 }
+
+
+def _where(condition, x, y, out):
+    """np.where(condition, x, y) written into out (y may be out itself)."""
+    np.copyto(out, y)
+    np.copyto(out, x, where=condition)
+    return out
 
 
 def init_params(rng=None, dtype=np.float64):
@@ -60,12 +75,60 @@ class Prediction(np.ndarray):
         self.logits = None
 
 
-def forward(params, X):
+def make_workspace(batch, dtype=np.float64):
+    """Every array forward, backward and loss_and_grads write, for batches of `batch` samples.
+
+    Pass it as `workspace=` to reuse these arrays on every call instead of allocating new
+    ones. The arrays the functions return then live in the workspace: the next call with
+    the same workspace overwrites them.
+
+    Args:
+        batch: the batch size N the workspace is for.
+        dtype: the floating dtype of params and X.
+
+    Returns:
+        a dict of arrays, keyed by their names in the write-up (temporaries start with _).
+    """
+    return {**_forward_buffers(batch, dtype), **_backward_buffers(batch, dtype)}
+
+
+def _forward_buffers(N, dtype):
+    return {
+        "G1": np.empty((N, 8), dtype),
+        "R1": np.empty((N, 8), dtype),
+        "G2": np.empty((N, 8), dtype),
+        "R2": np.empty((N, 8), dtype),
+        "G3": np.empty((N, 1), dtype),
+        "R3": np.empty((N, 1), dtype),
+        "_t0": np.empty((N, 8), bool),
+    }
+
+
+def _backward_buffers(N, dtype):
+    return {
+        "D3": np.empty((N, 1), dtype),
+        "dW3": np.empty((8, 1), dtype),
+        "dB3": np.empty((1,), dtype),
+        "D2": np.empty((N, 8), dtype),
+        "dW2": np.empty((8, 8), dtype),
+        "dB2": np.empty((8,), dtype),
+        "D1": np.empty((N, 8), dtype),
+        "dW1": np.empty((2, 8), dtype),
+        "dB1": np.empty((8,), dtype),
+        "_t0": np.empty((N, 8), bool),
+        "_t1": np.empty((N, 8), dtype),
+        "_t2": np.empty((N, 8), dtype),
+        "_t3": np.empty((N, 1), dtype),
+    }
+
+
+def forward(params, X, workspace=None):
     """The forward pass.
 
     Args:
         params: dict as from init_params.
         X: inputs, (N, 2).
+        workspace: from make_workspace(N, dtype) to write into, or None for fresh arrays.
 
     Returns:
         (P, cache): the prediction P (N, 1), and the arrays backward reuses
@@ -77,13 +140,22 @@ def forward(params, X):
     B2 = params["B2"]
     W3 = params["W3"]
     B3 = params["B3"]
+    if workspace is None:
+        workspace = _forward_buffers(X.shape[0], np.result_type(X, W1, 1.0))
+    G1 = workspace["G1"]
+    R1 = workspace["R1"]
+    G2 = workspace["G2"]
+    R2 = workspace["R2"]
+    G3 = workspace["G3"]
+    R3 = workspace["R3"]
+    _t0 = workspace["_t0"]
 
-    G1 = X @ W1 + B1  # eq:G1
-    R1 = np.where(G1 > 0, G1, 0.2*G1)  # eq:R1
-    G2 = R1 @ W2 + B2  # eq:G2
-    R2 = G2*np.exp(-np.logaddexp(0.0, -G2))  # eq:R2
-    G3 = R2 @ W3 + B3  # eq:G3
-    R3 = np.exp(-np.logaddexp(0.0, -G3))  # eq:R3
+    np.add(np.matmul(X, W1, out=G1), B1, out=G1)  # eq:G1
+    _where(np.greater(G1, 0, out=_t0), G1, np.multiply(G1, 0.2, out=R1), out=R1)  # eq:R1
+    np.add(np.matmul(R1, W2, out=G2), B2, out=G2)  # eq:G2
+    np.multiply(G2, np.exp(np.negative(np.logaddexp(0.0, np.negative(G2, out=R2), out=R2), out=R2), out=R2), out=R2)  # eq:R2
+    np.add(np.matmul(R2, W3, out=G3), B3, out=G3)  # eq:G3
+    np.exp(np.negative(np.logaddexp(0.0, np.negative(G3, out=R3), out=R3), out=R3), out=R3)  # eq:R3
     P = R3  # eq:P
     P = Prediction.carrying(P, G3)
 
@@ -126,13 +198,14 @@ def _loss_from_logits(G3, T):
     return float(np.sum(-G3*T + np.logaddexp(0.0, G3)) / N)
 
 
-def backward(params, cache, T):
+def backward(params, cache, T, workspace=None):
     """The backward pass: the gradient of the loss with respect to every parameter.
 
     Args:
         params: dict as from init_params.
         cache: as returned by forward(params, X).
         T: targets, (N, 1).
+        workspace: from make_workspace(N, dtype) to write into, or None for fresh arrays.
 
     Returns:
         dict of dW1 (2, 8), dB1 (8,), dW2 (8, 8), dB2 (8,), dW3 (8, 1), dB3 (1,), keyed like params.
@@ -145,17 +218,32 @@ def backward(params, cache, T):
     G2 = cache["G2"]
     R2 = cache["R2"]
     P = cache["P"]
+    if workspace is None:
+        workspace = _backward_buffers(T.shape[0], cache["G1"].dtype)
+    D3 = workspace["D3"]
+    dW3 = workspace["dW3"]
+    dB3 = workspace["dB3"]
+    D2 = workspace["D2"]
+    dW2 = workspace["dW2"]
+    dB2 = workspace["dB2"]
+    D1 = workspace["D1"]
+    dW1 = workspace["dW1"]
+    dB1 = workspace["dB1"]
+    _t0 = workspace["_t0"]
+    _t1 = workspace["_t1"]
+    _t2 = workspace["_t2"]
+    _t3 = workspace["_t3"]
 
-    D3 = (P - T) / N  # eq:D3
-    dW3 = R2.T @ D3  # eq:dW3
-    dB3 = D3.sum(axis=0)  # eq:dB3
-    _t0 = np.exp(-np.logaddexp(0.0, -G2))
-    D2 = (D3 @ W3.T) * _t0*(G2*(1 - _t0) + 1)  # eq:D2
-    dW2 = R1.T @ D2  # eq:dW2
-    dB2 = D2.sum(axis=0)  # eq:dB2
-    D1 = (D2 @ W2.T) * np.where(R1 > 0, 1, 0.2).astype(R1.dtype)  # eq:D1
-    dW1 = X.T @ D1  # eq:dW1
-    dB1 = D1.sum(axis=0)  # eq:dB1
+    np.divide(np.subtract(P, T, out=D3), N, out=D3)  # eq:D3
+    np.matmul(R2.T, D3, out=dW3)  # eq:dW3
+    np.add.reduce(D3, axis=0, out=dB3)  # eq:dB3
+    np.exp(np.negative(np.logaddexp(0.0, np.negative(G2, out=_t2), out=_t2), out=_t2), out=_t2)
+    np.multiply(np.matmul(D3, W3.T, out=D2), np.multiply(_t2, np.add(np.multiply(G2, np.subtract(1, _t2, out=_t1), out=_t1), 1, out=_t1), out=_t1), out=D2)  # eq:D2
+    np.matmul(R1.T, D2, out=dW2)  # eq:dW2
+    np.add.reduce(D2, axis=0, out=dB2)  # eq:dB2
+    np.multiply(np.matmul(D2, W2.T, out=D1), _where(np.greater(R1, 0, out=_t0), 1, 0.2, out=_t1), out=D1)  # eq:D1
+    np.matmul(X.T, D1, out=dW1)  # eq:dW1
+    np.add.reduce(D1, axis=0, out=dB1)  # eq:dB1
 
     return {
         "W1": dW1,
@@ -167,12 +255,20 @@ def backward(params, cache, T):
     }
 
 
-def loss_and_grads(params, X, T):
+def loss_and_grads(params, X, T, workspace=None):
     """The loss and its gradients at (X, T).
+
+    Args:
+        workspace: from make_workspace(N, dtype) to write into, or None for fresh arrays.
 
     Returns:
         (loss, grads): a Python float and a dict keyed like params.
     """
-    _, cache = forward(params, X)
-    value = _loss_from_logits(cache["G3"], T)
-    return value, backward(params, cache, T)
+    N = T.shape[0]
+    if workspace is None:
+        workspace = make_workspace(X.shape[0], np.result_type(X, params["W1"], 1.0))
+    _, cache = forward(params, X, workspace)
+    G3 = cache["G3"]
+    _t3 = workspace["_t3"]
+    value = float((np.add.reduce(np.logaddexp(0.0, G3, out=_t3), axis=None) - np.vdot(G3, T)) / N)  # eq:L
+    return value, backward(params, cache, T, workspace)

@@ -9,6 +9,14 @@ Layout "column": X is (4, N), targets T and prediction P are (3, N), N is the
 batch size. Names follow the write-up: G1 is layer 1's linear output, R1 its activation,
 D1 the error dL/dG1, dW1 and dB1 the gradients; each line cites the equation it implements.
 Loss: cross-entropy (cross_entropy).
+
+Every equation is one NumPy call that writes its array in place (`out=`): products run on
+transposed views, activation derivatives come from what forward kept, a bias gradient is one
+sum (24 NumPy calls per loss_and_grads step). forward, backward and loss_and_grads
+take an optional `workspace` from make_workspace(batch, dtype): with it they write into the
+workspace's arrays and allocate nothing, so a training loop allocates nothing per step, and
+what they return is overwritten by the next call given the same workspace; without it
+(the default) every call returns fresh arrays.
 """
 
 import numpy as np
@@ -26,6 +34,16 @@ def _logsumexp(A, axis):
     """log(sum(exp(A))) over `axis`, kept as a length-1 axis; never overflows."""
     M = A.max(axis=axis, keepdims=True)
     return M + np.log(np.exp(A - M).sum(axis=axis, keepdims=True))
+
+
+def _softmax(A, axis, out, lse, total):
+    """exp(A - logsumexp(A)) over `axis` into out, and logsumexp(A) into lse; never overflows."""
+    np.maximum.reduce(A, axis=axis, keepdims=True, out=lse)
+    np.exp(np.subtract(A, lse, out=out), out=out)
+    np.add.reduce(out, axis=axis, keepdims=True, out=total)
+    np.divide(out, total, out=out)
+    np.add(lse, np.log(total, out=total), out=lse)
+    return out
 
 
 def init_params(rng=None, dtype=np.float64):
@@ -64,26 +82,76 @@ class Prediction(np.ndarray):
         self.logits = None
 
 
-def forward(params, X):
+def make_workspace(batch, dtype=np.float64):
+    """Every array forward, backward and loss_and_grads write, for batches of `batch` samples.
+
+    Pass it as `workspace=` to reuse these arrays on every call instead of allocating new
+    ones. The arrays the functions return then live in the workspace: the next call with
+    the same workspace overwrites them.
+
+    Args:
+        batch: the batch size N the workspace is for.
+        dtype: the floating dtype of params and X.
+
+    Returns:
+        a dict of arrays, keyed by their names in the write-up (temporaries start with _).
+    """
+    return {**_forward_buffers(batch, dtype), **_backward_buffers(batch, dtype)}
+
+
+def _forward_buffers(N, dtype):
+    return {
+        "G1": np.empty((16, N), dtype),
+        "R1": np.empty((16, N), dtype),
+        "G2": np.empty((3, N), dtype),
+        "R2": np.empty((3, N), dtype),
+        "LSE": np.empty((1, N), dtype),
+        "_t0": np.empty((1, N), dtype),
+    }
+
+
+def _backward_buffers(N, dtype):
+    return {
+        "D2": np.empty((3, N), dtype),
+        "dW2": np.empty((3, 16), dtype),
+        "dB2": np.empty((3, 1), dtype),
+        "D1": np.empty((16, N), dtype),
+        "dW1": np.empty((16, 4), dtype),
+        "dB1": np.empty((16, 1), dtype),
+        "_t1": np.empty((16, N), dtype),
+        "_t2": np.empty((3, N), dtype),
+    }
+
+
+def forward(params, X, workspace=None):
     """The forward pass.
 
     Args:
         params: dict as from init_params.
         X: inputs, (4, N).
+        workspace: from make_workspace(N, dtype) to write into, or None for fresh arrays.
 
     Returns:
         (P, cache): the prediction P (3, N), and the arrays backward reuses
-        (G1, R1 (16, N); G2, R2 (3, N)).
+        (G1, R1 (16, N); G2, R2 (3, N); LSE (1, N), the log-sum-exp of the logits).
     """
     W1 = params["W1"]
     B1 = params["B1"]
     W2 = params["W2"]
     B2 = params["B2"]
+    if workspace is None:
+        workspace = _forward_buffers(X.shape[1], np.result_type(X, W1, 1.0))
+    G1 = workspace["G1"]
+    R1 = workspace["R1"]
+    G2 = workspace["G2"]
+    R2 = workspace["R2"]
+    LSE = workspace["LSE"]
+    _t0 = workspace["_t0"]
 
-    G1 = W1 @ X + B1  # eq:G1
-    R1 = np.tanh(G1)  # eq:R1
-    G2 = W2 @ R1 + B2  # eq:G2
-    R2 = np.exp(G2 - _logsumexp(G2, axis=0))  # eq:R2
+    np.add(np.matmul(W1, X, out=G1), B1, out=G1)  # eq:G1
+    np.tanh(G1, out=R1)  # eq:R1
+    np.add(np.matmul(W2, R1, out=G2), B2, out=G2)  # eq:G2
+    _softmax(G2, axis=0, out=R2, lse=LSE, total=_t0)  # eq:R2
     P = R2  # eq:P
     P = Prediction.carrying(P, G2)
 
@@ -94,6 +162,7 @@ def forward(params, X):
         "G2": G2,
         "R2": R2,
         "P": P,
+        "LSE": LSE,
     }
     return P, cache
 
@@ -124,13 +193,14 @@ def _loss_from_logits(G2, T):
     return float(np.sum(-T*(G2 - LSE)) / N)
 
 
-def backward(params, cache, T):
+def backward(params, cache, T, workspace=None):
     """The backward pass: the gradient of the loss with respect to every parameter.
 
     Args:
         params: dict as from init_params.
         cache: as returned by forward(params, X).
         T: targets, (3, N).
+        workspace: from make_workspace(N, dtype) to write into, or None for fresh arrays.
 
     Returns:
         dict of dW1 (16, 4), dB1 (16, 1), dW2 (3, 16), dB2 (3, 1), keyed like params.
@@ -140,13 +210,23 @@ def backward(params, cache, T):
     X = cache["X"]
     R1 = cache["R1"]
     P = cache["P"]
+    if workspace is None:
+        workspace = _backward_buffers(T.shape[1], cache["G1"].dtype)
+    D2 = workspace["D2"]
+    dW2 = workspace["dW2"]
+    dB2 = workspace["dB2"]
+    D1 = workspace["D1"]
+    dW1 = workspace["dW1"]
+    dB1 = workspace["dB1"]
+    _t1 = workspace["_t1"]
+    _t2 = workspace["_t2"]
 
-    D2 = (P - T) / N  # eq:D2
-    dW2 = D2 @ R1.T  # eq:dW2
-    dB2 = D2.sum(axis=1, keepdims=True)  # eq:dB2
-    D1 = (W2.T @ D2) * (1 - R1**2)  # eq:D1
-    dW1 = D1 @ X.T  # eq:dW1
-    dB1 = D1.sum(axis=1, keepdims=True)  # eq:dB1
+    np.divide(np.subtract(P, T, out=D2), N, out=D2)  # eq:D2
+    np.matmul(D2, R1.T, out=dW2)  # eq:dW2
+    np.add.reduce(D2, axis=1, keepdims=True, out=dB2)  # eq:dB2
+    np.multiply(np.matmul(W2.T, D2, out=D1), np.subtract(1, np.square(R1, out=_t1), out=_t1), out=D1)  # eq:D1
+    np.matmul(D1, X.T, out=dW1)  # eq:dW1
+    np.add.reduce(D1, axis=1, keepdims=True, out=dB1)  # eq:dB1
 
     return {
         "W1": dW1,
@@ -156,12 +236,21 @@ def backward(params, cache, T):
     }
 
 
-def loss_and_grads(params, X, T):
+def loss_and_grads(params, X, T, workspace=None):
     """The loss and its gradients at (X, T).
+
+    Args:
+        workspace: from make_workspace(N, dtype) to write into, or None for fresh arrays.
 
     Returns:
         (loss, grads): a Python float and a dict keyed like params.
     """
-    _, cache = forward(params, X)
-    value = _loss_from_logits(cache["G2"], T)
-    return value, backward(params, cache, T)
+    N = T.shape[1]
+    if workspace is None:
+        workspace = make_workspace(X.shape[1], np.result_type(X, params["W1"], 1.0))
+    _, cache = forward(params, X, workspace)
+    G2 = cache["G2"]
+    LSE = cache["LSE"]
+    _t2 = workspace["_t2"]
+    value = float(-np.vdot(T, np.subtract(G2, LSE, out=_t2)) / N)  # eq:L
+    return value, backward(params, cache, T, workspace)

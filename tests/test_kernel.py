@@ -267,7 +267,7 @@ def test_header_names_spec_digest_and_generator():
     text = render_network(net)
     assert net.inline() in text and net.digest() in text
     assert "gradscribe 0.1.0" in text and "do not edit by hand" in text
-    assert "dW3 = D3 @ R2.T  # eq:dW3" in text
+    assert "np.matmul(D3, R2.T, out=dW3)  # eq:dW3" in text
     import_lines = [line for line in text.splitlines() if line.startswith(("import", "from"))]
     assert import_lines == ["import numpy as np"]
 
