@@ -63,7 +63,7 @@ def limit_threads(threads: int) -> None:
         ).strip()
 
 
-def provenance(threads: int) -> str:
+def provenance(threads: int, clock: str) -> str:
     """One line: date, versions, machine."""
     import numpy as np
 
@@ -74,7 +74,8 @@ def provenance(threads: int) -> str:
         f"Measured {day} with `python -m benchmarks`: gradscribe {gradscribe.__version__}, "
         f"Python {platform.python_version()}, NumPy {np.__version__} ({_blas()}), "
         f"PyTorch {_version('torch')}, JAX {_version('jax')}; {_cpu()}, {os.cpu_count()} cores, "
-        f"{platform.system()}; {threads} thread{'s' if threads > 1 else ''} per library."
+        f"{platform.system()}; {threads} thread{'s' if threads > 1 else ''} per library, "
+        f"{'CPU time of the process' if clock == 'cpu' else 'wall-clock time'}."
     )
 
 
@@ -85,6 +86,11 @@ def main(argv=None) -> int:
     parser.add_argument("--case", action="append", help="only the cases whose network starts with this")
     parser.add_argument("--only", action="append", help="time only these contenders (and the floor)")
     parser.add_argument("--threads", type=int, default=1, help="threads per library (default 1)")
+    parser.add_argument(
+        "--clock",
+        choices=["cpu", "wall"],
+        help="CPU time of the process (default with one thread) or wall-clock time (default otherwise)",
+    )
     parser.add_argument("--readme", action="store_true", help="write the table into README.md")
     args = parser.parse_args(argv)
     limit_threads(args.threads)
@@ -100,6 +106,10 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     except ImportError:
         pass
+    import time
+
+    clock_name = args.clock or ("cpu" if args.threads == 1 else "wall")
+    clock = time.process_time if clock_name == "cpu" else time.perf_counter
     dtypes = [np.float64, np.float32] if args.dtype == "both" else [np.dtype(args.dtype).type]
     cases = [c for c in CASES if not args.case or any(c.inline.startswith(p) for p in args.case)]
     names = [n for n in contenders.NAMES if not args.only or n == "floor" or n in args.only]
@@ -107,7 +117,7 @@ def main(argv=None) -> int:
     try:
         for case in cases:
             for dtype in dtypes:
-                res = harness.measure(case, dtype, names, args.rounds)
+                res = harness.measure(case, dtype, names, args.rounds, clock=clock)
                 results.append(res)
                 print(f"  {case.label} {res.dtype.name}: " + ", ".join(
                     f"{n} {np.median(res.ratios(n)):.3f}" for n in res.times if n != "floor"
@@ -115,7 +125,7 @@ def main(argv=None) -> int:
     except harness.GradientMismatch as exc:
         print(f"wrong gradients: {exc}", file=sys.stderr)
         return 1
-    text = provenance(args.threads) + "\n\n" + harness.table(results, names) + "\n"
+    text = provenance(args.threads, clock_name) + "\n\n" + harness.table(results, names) + "\n"
     missing = sorted({f"{contenders.TITLES[n]}: {why}" for r in results for n, why in r.missing.items()})
     if missing:
         text += "\n" + "\n".join(f"- {line}" for line in missing) + "\n"

@@ -94,8 +94,13 @@ def check(case: Case, built: list, params, X, T) -> None:
                 )
 
 
-def measure(case: Case, dtype, names: list[str], rounds: int, block: float = 0.05) -> Result:
-    """Check the contenders, then time them interleaved for `rounds` rounds."""
+def measure(case: Case, dtype, names: list[str], rounds: int, block: float = 0.05, clock=time.perf_counter) -> Result:
+    """Check the contenders, then time them interleaved for `rounds` rounds on `clock`.
+
+    `time.process_time` (the CPU time of the process, all its threads) instead of the wall
+    clock keeps the ratios steady on a shared machine, where a neighbour's load takes the
+    core away in the middle of a block; with one thread per library it is the work done.
+    """
     params, X, T = draw(case, dtype)
     result = Result(case, np.dtype(dtype), rounds)
     built = []
@@ -123,10 +128,10 @@ def measure(case: Case, dtype, names: list[str], rounds: int, block: float = 0.0
             order = built[r % len(built):] + built[: r % len(built)]
             for contender in order:
                 step = contender.step
-                start = time.perf_counter()
+                start = clock()
                 for _ in range(reps):
                     step()
-                result.times[contender.name].append((time.perf_counter() - start) / reps)
+                result.times[contender.name].append((clock() - start) / reps)
     finally:
         gc.enable()
     return result

@@ -132,7 +132,7 @@ def test_default_job_writes_everything_and_summarises(tmp_path, entry):
     assert "height_mlp (1-8-4-1:relu,relu,identity:mse:column)" in result.stdout
     assert "9 of 9 formulas equal sympy.diff" in result.stdout
     kernel = (out / "height_mlp.py").read_text()
-    assert "def loss_and_grads(params, X, T):" in kernel
+    assert "def loss_and_grads(params, X, T, workspace=None):" in kernel
     for path in ("gradscribe-out/derivation.tex", "gradscribe-out/derivation.md",
                  "gradscribe-out/height_mlp.py"):
         assert f"wrote {path}" in result.stdout
