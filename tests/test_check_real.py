@@ -42,6 +42,18 @@ def cross_entropy_labels(p, X, y):  # row layout, relu then softmax, mean over t
     return -np.mean(logp[np.arange(len(y)), y])
 
 
+def sse_bias_free(p, X, T):  # column layout, sigmoid then identity, no biases, plain sum
+    out = p["W2"] @ _sigmoid(p["W1"] @ X)
+    return np.sum((out - T) ** 2)
+
+
+def bce_summed(p, X, T):  # column layout, sigmoid layers, summed binary cross-entropy
+    a = X
+    for l in (1, 2):
+        a = _sigmoid(p[f"W{l}"] @ a + p[f"B{l}"])
+    return -np.sum(T * np.log(a) + (1 - T) * np.log(1 - a))
+
+
 def mse_tanh(p, X, T):  # row layout, tanh then identity, mean over all elements
     out = np.tanh(X @ p["W1"] + p["B1"]) @ p["W2"] + p["B2"]
     return np.mean((out - T) ** 2)
@@ -83,6 +95,10 @@ def cs231n_by_hand(cls, p, X, y):
     return {"W1": grads["W1"], "B1": grads["b1"], "W2": grads["W2"], "B2": grads["b2"]}
 
 
+def bias_free_by_hand(func, p, X, T):
+    return dict(zip(("W1", "W2"), func(X, T, p["W1"], p["W2"])))
+
+
 def tuple_by_hand(func, p, X, T):
     return dict(zip(("W1", "B1", "W2", "B2"), func(X, T, p["W1"], p["B1"], p["W2"], p["B2"])))
 
@@ -93,6 +109,10 @@ NIELSEN = ("4-5-3:sigmoid,sigmoid:half_sse", "column", half_sse_sigmoid, nielsen
 CS231N = ("5-6-4:relu,softmax:cross_entropy:row", "row", cross_entropy_labels, cs231n_by_hand,
           "labels")
 TUPLE = ("3-4-2:tanh,identity:mse:row", "row", mse_tanh, tuple_by_hand, "soft")
+BIAS_FREE_SPEC = Path(__file__).parent / "backprops" / "bias_free_sse.toml"
+BIAS_FREE = (str(BIAS_FREE_SPEC), "column", sse_bias_free, bias_free_by_hand, "soft")
+SUMMED_BCE = ("4-5-3:sigmoid,sigmoid:binary_cross_entropy@sum", "column", bce_summed,
+              nielsen_by_hand, "soft")
 
 CASES = {
     # target: (case, fragments the diagnoses of the wrong parameters must contain)
@@ -103,6 +123,11 @@ CASES = {
     "BuggyTwoLayerNet.loss": (CS231N, {"W1": "the error is confined to rows 2–3 of dW1"}),
     "WrongAxisTwoLayerNet.loss": (CS231N, {"B1": "summed over the units of layer 1 instead of "
                                                  "over the batch"}),
+    "bias_free": (BIAS_FREE, {}),
+    "bias_free_halved": (BIAS_FREE, {"W1": "your code matches half_sse, not sse",
+                                     "W2": "your code matches half_sse, not sse"}),
+    "CrossEntropyNetwork.backprop": (SUMMED_BCE, {}),
+    "BuggyCrossEntropyNetwork.backprop": (SUMMED_BCE, {"W2": "multiplies δ2 by sigmoid'(G2)"}),
     "grads_tuple": (TUPLE, {}),
     "grads_tuple_buggy": (TUPLE, {"W1": "leaves out the activation derivative tanh'(G1)",
                                   "B1": "leaves out the activation derivative tanh'(G1)"}),
@@ -110,12 +135,15 @@ CASES = {
 
 
 def _draw(net_text, layout, targets, rng):
-    sizes = [int(s) for s in net_text.split(":")[0].split("-")]
+    bias = not net_text.endswith(".toml")
+    sizes = [int(s) for s in net_text.split(":")[0].split("-")] if bias else [3, 4, 2]
     p = {}
     for l in (1, 2):
         w = rng.normal(size=(sizes[l], sizes[l - 1]))
         b = rng.normal(size=(sizes[l], 1)) * 0.5
-        p[f"W{l}"], p[f"B{l}"] = (w, b) if layout == "column" else (w.T, b[:, 0])
+        p[f"W{l}"] = w if layout == "column" else w.T
+        if bias:
+            p[f"B{l}"] = b if layout == "column" else b[:, 0]
     N = 4
     X = rng.normal(size=(sizes[0], N))
     if targets == "labels":
@@ -152,6 +180,18 @@ def test_real_code_is_judged_like_finite_differences(target, capsys):
     assert status == (0 if all(reference.values()) else 1)
     for key, fragment in fragments.items():
         assert fragment in report["params"][key]["diagnosis"]
+
+
+def test_summed_cross_entropy_code_checked_as_the_mean_names_the_convention():
+    from gradscribe.mathematics.check import check_function
+    from gradscribe.mathematics.conventions import Target
+
+    target = Target("CrossEntropyNetwork.backprop", cls=real.CrossEntropyNetwork, method="backprop")
+    report = check_function("4-5-3:sigmoid,sigmoid:binary_cross_entropy", target)
+    assert not report.ok
+    for p in report.params.values():
+        assert ("a loss convention: your code matches binary_cross_entropy@sum, not "
+                "binary_cross_entropy") in p.diagnosis
 
 
 def test_the_report_says_what_was_assumed(capsys):
