@@ -19,11 +19,14 @@ def show_text(text: str, limit: int = 60) -> str:
     return repr(text)
 
 
-def show_path(path: str | os.PathLike) -> str:
-    """A file path for a message: as typed, unless it holds control characters (then quoted)."""
+def show_path(path: str | os.PathLike, limit: int = 160) -> str:
+    """A file path for a message: as typed, unless it holds control characters (then quoted);
+    its middle cut when longer than `limit` characters."""
     text = os.fspath(path)
     if isinstance(text, bytes):
         text = os.fsdecode(text)
+    if len(text) > limit:
+        text = text[: limit * 2 // 3] + "..." + text[len(text) - limit // 3 :]
     return text if text.isprintable() else repr(text)
 
 

@@ -193,6 +193,8 @@ def load_file(path: str | Path) -> Network:
         raise SpecError(f"{source}: no such spec file") from None
     except OSError as exc:
         raise SpecError(f"{source}: cannot read spec file ({exc.strerror or type(exc).__name__})") from None
+    except ValueError:  # a NUL character in the path
+        raise SpecError(f"{source}: not a possible file name") from None
     if len(raw) > MAX_SPEC_BYTES:
         raise SpecError(
             f"{source}: larger than the {MAX_SPEC_BYTES:,} bytes a spec file may have"

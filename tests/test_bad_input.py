@@ -144,3 +144,12 @@ def test_help_states_the_limits():
     assert limits.describe() in result.stdout
     assert "at most 1,000 layers of at most 100,000 units each" in limits.describe()
     assert "1,048,576 bytes" in limits.describe() and "nested at most 16 deep" in limits.describe()
+
+
+def test_warnings_are_one_line_per_activation_after_the_output(cli):
+    status, out, err = cli("codegen", "2-2-2-1:step,relu,step:mse")
+    assert status == 0 and "def backward" in out
+    assert err == (
+        "gradscribe: warning: layers 1, 3 use step: its derivative is 0 everywhere, "
+        "so nothing below it learns\n"
+    )

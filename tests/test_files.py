@@ -367,3 +367,11 @@ def test_a_run_killed_mid_write_leaves_no_partial_and_no_temporary(tmp_path, exi
     assert child.returncode == -signal.SIGKILL
     assert only_files(folder) == (["k.py"] if exists else [])
     assert (target.read_bytes() if exists else None) == old
+
+
+def test_impossible_and_overlong_paths_are_one_line(tmp_path, cli):
+    for args in (["codegen", NET, "-o", "x\x00y.py"], ["--out", "out\x00"]):
+        status, _, err = cli(*args)
+        assert status == 2 and "not a possible" in one_line(err) and "\\x00" in err
+    status, _, err = cli("codegen", NET, "-o", str(tmp_path / ("a" * 5000)))
+    assert status == 2 and "File name too long" in one_line(err) and len(err) < 300

@@ -109,14 +109,21 @@ def _warnings(args) -> list[str]:
     command has run without an error."""
     if getattr(args, "net", None) is None:
         return []
+    from ..mathematics import activations
     from ..mathematics.spec import load
 
     net = load(args.net)
-    return [
-        f"gradscribe: warning: layer {index} uses {layer.activation}: {layer.act.warning}"
-        for index, layer in enumerate(net.layers, start=1)
-        if layer.act.warning
-    ]
+    warned: dict[str, list[int]] = {}  # one line per activation, however many layers use it
+    for index, layer in enumerate(net.layers, start=1):
+        if layer.act.warning:
+            warned.setdefault(layer.activation, []).append(index)
+    lines = []
+    for name, indices in warned.items():
+        which = f"layer {indices[0]} uses" if len(indices) == 1 else (
+            "layers " + ", ".join(map(str, indices)) + " use"
+        )
+        lines.append(f"gradscribe: warning: {which} {name}: {activations.get(name).warning}")
+    return lines
 
 
 def _dispatch(args) -> int:

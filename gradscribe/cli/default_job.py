@@ -24,6 +24,8 @@ def run_default(out_dir: str, force: bool = False) -> int:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"{show_path(out)}: cannot create the folder ({exc.strerror or exc})") from None
+    except ValueError:  # a NUL character in the path
+        raise UsageError(f"{show_path(out)}: not a possible folder name") from None
     names = [out / "derivation.tex", out / "derivation.md", out / f"{net.name}.py"]
     for path in names:
         check_destination(path, force=force)

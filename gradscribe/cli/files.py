@@ -87,6 +87,8 @@ class _naming:
     def __exit__(self, kind, exc, traceback):
         if isinstance(exc, OSError):
             raise UsageError(f"{self.shown}: {exc.strerror or type(exc).__name__}") from None
+        if isinstance(exc, ValueError):  # a NUL character in the path
+            raise UsageError(f"{self.shown}: not a possible file name") from None
         return False
 
 
