@@ -375,3 +375,19 @@ def test_impossible_and_overlong_paths_are_one_line(tmp_path, cli):
         assert status == 2 and "not a possible" in one_line(err) and "\\x00" in err
     status, _, err = cli("codegen", NET, "-o", str(tmp_path / ("a" * 5000)))
     assert status == 2 and "File name too long" in one_line(err) and len(err) < 300
+
+
+def test_a_pipe_closed_by_its_reader_is_one_line(tmp_path):
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "gradscribe", "codegen", NET], stdout=write_end,
+            stderr=subprocess.PIPE, text=True, timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    assert result.returncode == 2
+    assert result.stderr == (
+        "gradscribe: error: stdout: the reader closed the pipe before the output was written\n"
+    )

@@ -7,6 +7,7 @@ usage (one line on stderr, never a traceback).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .. import __version__
@@ -91,12 +92,26 @@ def main(argv: list[str] | None = None) -> int:
     except Refused as exc:
         print(f"gradscribe: {one_line(str(exc))}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # `gradscribe derive NET | head`: the reader left
+        _silence_stdout()
+        _error("stdout: the reader closed the pipe before the output was written")
+        return 2
     except OSError as exc:  # an output path that cannot be written, and the like
         where = f"{show_path(exc.filename)}: " if exc.filename else ""
         _error(f"{where}{exc.strerror or exc}")
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that Python's flush at exit does not fail a second time."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # stdout replaced by something without a file
+        pass
 
 
 def _error(message: str) -> None:
