@@ -41,9 +41,28 @@ class Equation:
     layer: int
     role: str
 
+    def __post_init__(self):
+        if tuple(self.lhs.shape) != tuple(self.rhs.shape):
+            raise ShapeMismatch(self.lhs.name, tuple(self.lhs.shape), tuple(self.rhs.shape))
+
     @property
     def name(self) -> str:
         return self.lhs.name
+
+
+class ShapeMismatch(ValueError):
+    """An equation whose right-hand side has another shape than its left-hand side."""
+
+    def __init__(self, name: str, lhs_shape: tuple, rhs_shape: tuple):
+        self.name, self.lhs_shape, self.rhs_shape = name, lhs_shape, rhs_shape
+        super().__init__(
+            f"{name}: the right-hand side has shape {_shape_text(rhs_shape)}, "
+            f"but {name} has shape {_shape_text(lhs_shape)}"
+        )
+
+
+def _shape_text(shape) -> str:
+    return "(" + ", ".join(str(d) for d in shape) + ")"
 
 
 @dataclass(frozen=True)

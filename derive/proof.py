@@ -16,8 +16,8 @@ from dataclasses import dataclass, field, replace
 import sympy as sp
 
 from . import activations
-from .chain import Derivation, N, derive
-from .evaluate import ExactBackend, run, softmax_exact
+from .chain import Derivation, N, ShapeMismatch, derive
+from .evaluate import ExactBackend, evaluate, run, softmax_exact
 from .functions import elementary
 from .losses import p as loss_p
 from .losses import t as loss_t
@@ -39,6 +39,7 @@ class Verdict:
     points: int
     mismatch: str | None = None
     reference: str = "sympy.diff of the loss"
+    reference_kind: str = "loss"
 
 
 @dataclass
@@ -48,6 +49,7 @@ class ProofReport:
     batch: int
     points: int
     verdicts: list[Verdict] = field(default_factory=list)
+    built: bool = True  # False: a formula's shapes disagree, so the derivation was not built
 
     @property
     def ok(self) -> bool:
@@ -60,6 +62,7 @@ class ProofReport:
     def to_json(self) -> dict:
         return {
             "ok": self.ok,
+            "built": self.built,
             "network": self.network.inline(),
             "proven_on": {
                 "sizes": list(self.proven_on.sizes),
@@ -74,6 +77,7 @@ class ProofReport:
                     "shape": list(v.shape),
                     "mismatch": v.mismatch,
                     "reference": v.reference,
+                    "reference_kind": v.reference_kind,
                 }
                 for v in self.verdicts
             },
@@ -99,9 +103,17 @@ def prove(
         seed: seeds the point generator; the same seed gives the same points.
     """
     small = capped_network(network, max_width)
-    derivation = derive(small)
-    rng = random.Random(seed)
     report = ProofReport(network, small, batch, points)
+    try:
+        derivation = derive(small)
+    except ShapeMismatch as exc:  # a formula that cannot even be built is a failed one
+        shape = tuple(int(sp.sympify(d).xreplace({N: batch})) for d in exc.lhs_shape)
+        report.built = False
+        report.verdicts.append(
+            Verdict(exc.name, f"eq:{exc.name}", False, shape, 0, str(exc), "not built", "none")
+        )
+        return report
+    rng = random.Random(seed)
     results: dict[str, list] = {}
     for _ in range(points):
         env = draw_point(derivation, batch, rng)
@@ -118,7 +130,8 @@ def prove(
         report.verdicts.append(
             Verdict(
                 eq.name, eq.label, not mismatches, shape, points,
-                mismatches[0] if mismatches else None, reference_method(small, eq.layer),
+                mismatches[0] if mismatches else None, reference_method(small, eq.name, eq.layer),
+                reference_kind(small, eq.name, eq.layer),
             )
         )
     return report
@@ -136,7 +149,12 @@ def _rational(rng: random.Random, low: int = -3, high: int = 3, den: int = 1) ->
 
 
 def draw_point(derivation: Derivation, batch: int, rng: random.Random) -> dict:
-    """Exact X, T and parameters, redrawn until every kinked layer's G is clear of 0."""
+    """Exact X, T and parameters with every kinked layer's G at least KINK_MARGIN from 0.
+
+    Biases of a kinked layer are shifted by whole numbers, unit by unit and bottom layer first,
+    until the layer clears its kink (so the cost does not grow with the number of kinked
+    layers); a layer without biases to shift makes the whole point be redrawn.
+    """
     net = derivation.network
     for _ in range(200):
         env = {}
@@ -144,16 +162,42 @@ def draw_point(derivation: Derivation, batch: int, rng: random.Random) -> dict:
             rows, cols = _shape(derivation, name, batch)
             env[name] = sp.Matrix(rows, cols, lambda i, j: _rational(rng))
         env["T"] = _targets(derivation, batch, rng)
-        values = NamedValues()
-        forward = run(derivation, env, batch, values, names=[f"G{net.depth}"])
-        clear = all(
-            all(abs(values.numeric(v)) >= KINK_MARGIN for v in forward[f"G{l}"])
-            for l, layer in enumerate(net.layers, start=1)
-            if layer.act.kink
-        )
-        if clear:
+        if _shift_off_kinks(derivation, env, batch):
             return env
     raise RuntimeError("could not draw a point away from the activations' kinks")
+
+
+def _shift_off_kinks(derivation: Derivation, env: dict, batch: int) -> bool:
+    """Shift kinked layers' biases in `env` (in place) off the kinks; False if one cannot be."""
+    net = derivation.network
+    column = net.layout == "column"
+    values = NamedValues()
+    known = dict(env)
+    for eq in derivation.forward:
+        value = evaluate(eq.rhs, known, batch, values)
+        if eq.role == "linear" and net.layers[eq.layer - 1].act.kink:
+            units = value if column else value.T
+            shifts = [
+                _integer_shift([values.numeric(v) for v in units.row(i)]) for i in range(units.rows)
+            ]
+            if any(shifts):
+                bias = f"B{eq.layer}"
+                if bias not in {m.name for m in eq.rhs.atoms(sp.MatrixSymbol)}:
+                    return False
+                step = sp.Matrix(shifts) if column else sp.Matrix([shifts])
+                env[bias] = known[bias] = known[bias] + step
+                value = evaluate(eq.rhs, known, batch, values)
+        known[eq.name] = value
+    return True
+
+
+def _integer_shift(numbers) -> int:
+    """The whole number s nearest 0 with |x + s| >= KINK_MARGIN for every x in `numbers`."""
+    for size in range(len(numbers) + 2):
+        for s in (size, -size):
+            if all(abs(x + s) >= KINK_MARGIN for x in numbers):
+                return s
+    raise AssertionError("unreachable: each x rules out at most one whole number")
 
 
 def _targets(derivation: Derivation, batch: int, rng: random.Random):
@@ -185,7 +229,9 @@ def _reference_gradients(
     For the last FULL_CHAIN_LAYERS layers the whole scalar loss is differentiated. Further
     down, a full expression of the loss grows like width**depth, so layer l differentiates
     sum(dL/dG_{l+1} * G_{l+1}(G_l)) instead, with dL/dG_{l+1} the reference already obtained
-    one layer up: the chain rule, applied one layer at a time, at linear cost in depth.
+    one layer up, and dW_l, dB_l differentiate sum(dL/dG_l * G_l(W_l, B_l)) with the dL/dG_l
+    just obtained: the chain rule, applied one definition at a time, at constant cost per
+    layer. Every reference is `sympy.diff` of the definitions; none uses a derived formula.
     """
     net = derivation.network
     out = {}
@@ -195,8 +241,9 @@ def _reference_gradients(
         def loss_of(g, l=l, full=full):
             """The loss (or its one-layer stand-in) as a function of G_l = g."""
             if full:
-                return _loss_from(derivation, l, g, env, batch)
-            g_next = _linear(derivation, env[f"W{l + 1}"], env.get(f"B{l + 1}"), _activate(derivation, l, g), batch)
+                return _loss_from(derivation, l, g, env, batch, derived, values)
+            r = _activate(derivation, l, g, derived, values)
+            g_next = _linear(derivation, env[f"W{l + 1}"], env.get(f"B{l + 1}"), r, batch)
             return sum(d * h for d, h in zip(out[f"D{l + 1}"], g_next))
 
         # dL/dG_l: a symbolic G_l, the rest exact.
@@ -214,28 +261,81 @@ def _reference_gradients(
             b_sym = _symbol_matrix(f"b{l}", env[f"B{l}"].shape)
             at |= dict(zip(b_sym, env[f"B{l}"]))
         linear = _linear(derivation, w_sym, b_sym, derived[f"R{l - 1}"] if l > 1 else env["X"], batch)
-        loss = loss_of(linear)
+        if full:
+            loss = loss_of(linear)
+        else:  # chained through G_l's definition: linear in W_l and B_l
+            loss = sum(d * h for d, h in zip(out[f"D{l}"], linear))
         out[f"dW{l}"] = w_sym.applyfunc(lambda s, loss=loss, at=at: sp.diff(loss, s).xreplace(at))
         if b_sym is not None:
             out[f"dB{l}"] = b_sym.applyfunc(lambda s, loss=loss, at=at: sp.diff(loss, s).xreplace(at))
     return out
 
 
-def reference_method(network: Network, layer: int) -> str:
-    """How the reference for layer `layer`'s formulas is obtained (see `_reference_gradients`)."""
+#: The kinds of reference a formula is proven against (`reference_kind`).
+REFERENCE_KINDS = {
+    "loss": "sympy.diff of the loss",
+    "chained_delta": "sympy.diff of layer {next}'s definition chained with the proven D{next}",
+    "chained_linear": "sympy.diff of G{layer}'s definition chained with the proven D{layer}",
+}
+
+
+def reference_kind(network: Network, name: str, layer: int) -> str:
+    """Which kind of reference formula `name` of layer `layer` is proven against."""
     if network.depth - layer < FULL_CHAIN_LAYERS:
-        return "sympy.diff of the loss"
-    return f"sympy.diff of layer {layer + 1} chained with the proven D{layer + 1}"
+        return "loss"
+    return "chained_delta" if name.startswith("D") else "chained_linear"
 
 
-def _activate(derivation: Derivation, l: int, g):
-    """Layer l's activation, from its elementary definition, applied to the matrix g."""
+def reference_method(network: Network, name: str, layer: int) -> str:
+    """How the reference for formula `name` of layer `layer` is obtained, in words."""
+    kind = reference_kind(network, name, layer)
+    return REFERENCE_KINDS[kind].format(layer=layer, next=layer + 1)
+
+
+def _activate(derivation: Derivation, l: int, g, derived: dict, values: NamedValues):
+    """Layer l's activation, from its elementary definition, applied to the matrix g.
+
+    A kinked activation is applied entry by entry as the piece of its definition that holds
+    around the point (where G_l takes the derived values, at least KINK_MARGIN from the kink):
+    the same function there, so `sympy.diff` of it is the definition's derivative, and no
+    Max/Piecewise of a long expression is left for SymPy to re-evaluate at every step.
+    """
     net = derivation.network
     act = net.layers[l - 1].act
     if not act.elementwise:  # softmax: normalised over the unit axis
         return softmax_exact(g, 0 if net.layout == "column" else 1)
     value = elementary(act.value_at(activations.z, net.alpha_of(l)))
-    return g.applyfunc(lambda x: value.xreplace({activations.z: x}))
+    if not act.kink:
+        return g.applyfunc(lambda x: value.xreplace({activations.z: x}))
+    at = derived[f"G{l}"]
+    pieces = {}
+
+    def piece(i, j):
+        sign = values.numeric(at[i, j]) > 0
+        if sign not in pieces:
+            pieces[sign] = _piece(value, activations.z, sp.Integer(1 if sign else -1))
+        return pieces[sign].xreplace({activations.z: g[i, j]})
+
+    return sp.Matrix(g.rows, g.cols, piece)
+
+
+def _piece(expr, z, side):
+    """`expr` (in z) with each kink replaced by the branch that holds for z of the sign of `side`."""
+
+    def branch(kink):
+        if isinstance(kink, (sp.Max, sp.Min)):
+            pick = max if isinstance(kink, sp.Max) else min
+            return pick(kink.args, key=lambda a: a.xreplace({z: side}))
+        if isinstance(kink, sp.Heaviside):
+            return sp.Integer(1) if kink.args[0].xreplace({z: side}) > 0 else sp.Integer(0)
+        if isinstance(kink, sp.DiracDelta):
+            return sp.Integer(0)
+        for branch_value, condition in kink.args:
+            if condition.xreplace({z: side}) == sp.true:
+                return branch_value
+        raise NotReducible(f"no branch of {kink} holds")
+
+    return expr.replace(lambda e: isinstance(e, NamedValues._KINKS), branch)
 
 
 def _symbol_matrix(stem: str, shape) -> sp.Matrix:
@@ -250,16 +350,16 @@ def _linear(derivation, W, B, prev, batch):
     return prev * W if B is None else prev * W + sp.ones(batch, 1) * B
 
 
-def _loss_from(derivation: Derivation, first: int, g, env: dict, batch: int):
+def _loss_from(derivation: Derivation, first: int, g, env: dict, batch: int, derived, values):
     """The scalar loss, with layer `first`'s pre-activation given as `g`."""
     net = derivation.network
-    r = _activate(derivation, first, g)
+    r = _activate(derivation, first, g, derived, values)
     for l in range(first + 1, net.depth + 1):
-        r = _activate(derivation, l, _linear(derivation, env[f"W{l}"], env.get(f"B{l}"), r, batch))
+        g_l = _linear(derivation, env[f"W{l}"], env.get(f"B{l}"), r, batch)
+        r = _activate(derivation, l, g_l, derived, values)
     term = net.loss_def.term
     total = sum(term.xreplace({loss_p: pv, loss_t: tv}) for pv, tv in zip(r, env["T"]))
     return derivation.loss.scale.xreplace({N: batch}) * total
-
 
 
 # ------------------------------------------------------------------------------ named values
@@ -288,7 +388,19 @@ class NamedValues(ExactBackend):
         self.residue = _Residue(self)  # one memo for every comparison at this point
 
     def apply(self, act, alpha, a, axis: int):
-        return super().apply(act, alpha, a, axis).applyfunc(self._named)
+        if not (act.elementwise and act.kink):
+            return super().apply(act, alpha, a, axis).applyfunc(self._named)
+        # A kinked activation: the piece that holds at each entry (never a Max of a long sum).
+        value = elementary(act.value_at(activations.z, alpha))
+        pieces = {}
+
+        def entry(x):
+            side = sp.Integer(1 if self.numeric(x) > 0 else -1)
+            if side not in pieces:
+                pieces[side] = _piece(value, activations.z, side)
+            return self._named(pieces[side].xreplace({activations.z: x}))
+
+        return a.applyfunc(entry)
 
     def hadamard(self, a, b):
         # delta_l: named, so delta_{l-1} refers to it instead of repeating it (backward only).

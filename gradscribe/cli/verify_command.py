@@ -16,13 +16,14 @@ def run_verify(args) -> int:
             raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
     report = proof.prove(net, max_width=args.max_width, batch=args.batch, points=args.points)
     kernel = None
-    kernel_error = None
-    try:
-        kernel = fd.check_kernel(net)
-    except fd.PointNotFound as exc:
-        kernel_error = str(exc)
-    except Exception as exc:  # noqa: BLE001 - a kernel that raises is a failed check, not a crash
-        kernel_error = f"the generated kernel raised {type(exc).__name__}: {exc}"
+    kernel_error = "not checked: the derivation could not be built"
+    if report.built:
+        try:
+            kernel = fd.check_kernel(net)
+        except fd.PointNotFound as exc:
+            kernel_error = str(exc)
+        except Exception as exc:  # noqa: BLE001 - a kernel that raises fails the check, not verify
+            kernel_error = f"the generated kernel raised {type(exc).__name__}: {exc}"
     kernel_ok = kernel is not None and kernel.ok
     ok = report.ok and kernel_ok
     if args.json:
@@ -31,14 +32,14 @@ def run_verify(args) -> int:
         if kernel is not None:
             data["kernel"] = kernel.to_json()
         else:
-            data["kernel"] = {"ok": False, "error": kernel_error or "not checked"}
+            data["kernel"] = {"ok": False, "error": kernel_error}
         print(json.dumps(data, indent=2))
     else:
         print(format_report(report))
         if kernel is not None:
             print(format_kernel(kernel))
         else:
-            print(f"generated NumPy kernel: FAIL {kernel_error or 'not checked'}")
+            print(f"generated NumPy kernel: FAIL {kernel_error}")
     return 0 if ok else 1
 
 
