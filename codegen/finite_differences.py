@@ -288,8 +288,10 @@ def draw_inputs(module, batch: int, rng: np.random.Generator):
 class Definitions:
     """The network's definitions evaluated in float64 at a point (kernel-independent)."""
 
-    def __init__(self, derivation: Derivation, params: dict, X, T, upto: str | None = None):
+    def __init__(self, derivation: Derivation, params: dict, X, T, upto: str | None = None,
+                 backend: NumpyBackend | None = None):
         self.derivation = derivation
+        self.backend = backend or NumpyBackend()  # shared: it compiles each activation once
         net = derivation.network
         self.batch = X.shape[1] if net.layout == "column" else X.shape[0]
         env = {"X": np.asarray(X, dtype=np.float64), "T": np.asarray(T, dtype=np.float64)}
@@ -297,7 +299,7 @@ class Definitions:
             if name in derivation.symbols:
                 rows, cols = derivation.symbols[name].shape
                 env[name] = np.asarray(value, dtype=np.float64).reshape(int(rows), int(cols))
-        self.values = run(derivation, env, self.batch, NumpyBackend(), names=[upto] if upto else None)
+        self.values = run(derivation, env, self.batch, self.backend, names=[upto] if upto else None)
         self.loss = None if upto else self._loss()
 
     def _loss(self) -> float:
@@ -328,7 +330,7 @@ class Definitions:
         net = self.derivation.network
         v = self.values
         column = net.layout == "column"
-        backend = NumpyBackend()
+        backend = self.backend
         err = np.zeros_like(v["X"])
         dG = err
         for l, layer in enumerate(net.layers, start=1):
@@ -369,8 +371,9 @@ def _draw(module, derivation: Derivation, batch: int, rng, clearance: float):
         params = module.init_params(rng)
         params = {k: v + 0.3 * rng.standard_normal(v.shape) for k, v in params.items()}
         X, T = draw_inputs(module, batch, rng)
-        _shift_biases_off_kinks(derivation, params, X, T, clearance)
-        defs = Definitions(derivation, params, X, T)
+        backend = NumpyBackend()
+        _shift_biases_off_kinks(derivation, params, X, T, clearance, backend)
+        defs = Definitions(derivation, params, X, T, backend=backend)
         distance = defs.kink_distance()
         if distance >= clearance:
             return params, X, T, defs
@@ -382,13 +385,13 @@ def _draw(module, derivation: Derivation, batch: int, rng, clearance: float):
     )
 
 
-def _shift_biases_off_kinks(derivation: Derivation, params: dict, X, T, clearance: float) -> None:
+def _shift_biases_off_kinks(derivation: Derivation, params: dict, X, T, clearance: float, backend) -> None:
     net = derivation.network
     column = net.layout == "column"
     for l, layer in enumerate(net.layers, start=1):
         if not layer.act.kink or f"B{l}" not in params:
             continue
-        G = Definitions(derivation, params, X, T, upto=f"G{l}").values[f"G{l}"]
+        G = Definitions(derivation, params, X, T, upto=f"G{l}", backend=backend).values[f"G{l}"]
         units = G if column else G.T  # one row per unit, one column per sample
         bias = params[f"B{l}"].reshape(-1)  # a view: shifts land in params
         for i, row in enumerate(units):
