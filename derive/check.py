@@ -11,13 +11,14 @@ Both return a `CheckReport`; wrong gradients carry the one-sentence diagnosis of
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass, field
 
 import numpy as np
 import sympy as sp
 
-from . import conventions, losses
+from . import calling, conventions, losses, runner
 from . import formula as formula_lang
 from .chain import Derivation, derive
 from .diagnose import (
@@ -30,15 +31,17 @@ from .diagnose import (
     shape_text,
 )
 from .evaluate import ExactBackend, NumpyBackend, evaluate, run
-from .proof import draw_point, exactly_zero
+from .proof import capped_network, draw_point, exactly_zero
 from .spec import Network, load
 
 DEFAULT_BATCHES = (3, 5, 4)
 KINK_MARGIN = 1e-3
 EXACT_MAX_WIDTH = 6  # networks up to this width are also judged exactly (formulas)
+MAX_CHECK_PARAMS = 250_000  # wider networks are checked on capped widths
 
-#: What the user's code may raise without ending the check (sys.exit() included).
-USER_FAILURES = (Exception, SystemExit)
+#: What the user's code may raise without ending the check: anything (sys.exit(),
+#: KeyboardInterrupt, GeneratorExit and custom BaseExceptions included).
+USER_FAILURES = (BaseException,)
 
 
 @dataclass
@@ -77,6 +80,8 @@ class CheckReport:
     params: dict = field(default_factory=dict)
     error: str | None = None
     notes: list = field(default_factory=list)
+    #: what FUNC printed (stdout and stderr, truncated), when it ran in a worker process
+    output: str = ""
 
     @property
     def ok(self) -> bool:
@@ -155,6 +160,26 @@ def _num(x) -> str:
 
 def _network(net) -> Network:
     return load(net) if isinstance(net, str) else net
+
+
+def parameter_count(net: Network) -> int:
+    return sum(a * b + a for a, b in zip(net.sizes[1:], net.sizes[:-1]))
+
+
+def checked_network(net: Network) -> tuple[Network, str | None]:
+    """The network the checker draws on: `net` itself, or, past MAX_CHECK_PARAMS parameters,
+    `net` with its widths capped (the largest cap that fits), and the note that says so."""
+    count = parameter_count(net)
+    if count <= MAX_CHECK_PARAMS:
+        return net, None
+    width = max(net.sizes)
+    while width > 1 and parameter_count(capped_network(net, width)) > MAX_CHECK_PARAMS:
+        width = max(1, min(width - 1, int(width * 0.8)))
+    small = capped_network(net, width)
+    return small, (f"checked on capped widths {'-'.join(map(str, small.sizes))} "
+                   f"({parameter_count(small)} parameters) instead of "
+                   f"{'-'.join(map(str, net.sizes))} ({count} parameters), to bound memory; "
+                   f"the derivation is the same for every width")
 
 
 TARGETS = ("soft", "onehot", "labels")
@@ -262,7 +287,8 @@ class _Caller:
 
 
 def check_function(net, func, batch: int | None = None, seed: int = 0,
-                   targets: str = "soft") -> CheckReport:
+                   targets: str = "soft", *, timeout: float = runner.DEFAULT_TIMEOUT,
+                   memory_mb: int = runner.DEFAULT_MEMORY_MB) -> CheckReport:
     """Judge a hand-written backward pass against the derivation of `net`.
 
     Args:
@@ -272,23 +298,56 @@ def check_function(net, func, batch: int | None = None, seed: int = 0,
             tuple / list / ``(loss, grads)`` returns).
         batch: fix the batch size of every draw (for code written for one sample).
         seed: seeds the draws; the same seed gives the same points.
+            Or ``"FILE:FUNC"`` (a string): FILE is imported and FUNC built and run in a
+            separate worker process, as ``gradscribe check --python`` does: stopped after
+            `timeout` seconds in all, limited to `memory_mb` more megabytes of address space,
+            its output kept (truncated) in the report's `output`; nothing FUNC does (hanging,
+            exiting, crashing, raising anything) can end or fool the checker. A callable is
+            the notebook mode: called in this process with the same conversions, type checks
+            and verdicts (every exception reported), but no time or memory limit, and a FUNC
+            that ends the process ends it.
         targets: "soft", "onehot" or "labels" (the cross-entropies only): what T is.
+        timeout, memory_mb: the worker's limits (``"FILE:FUNC"`` only).
 
     Returns:
         A `CheckReport`: per returned parameter, the verdict, error figures and a diagnosis;
-        its notes say what was assumed about the calling convention.
+        its notes say what was assumed about the calling convention (and, past 250,000
+        parameters, that capped widths were checked).
 
     Raises:
         conventions.CallingError: FUNC cannot be built or called as specified.
         ValueError: `targets` or `batch` do not fit the network.
     """
-    net = _network(net)
+    net, capped = checked_network(_network(net))
     _check_targets(net, targets)
+    if isinstance(func, str):
+        path, sep, qualname = func.rpartition(":")
+        if not sep or not path or not qualname:
+            raise conventions.CallingError(f"expected FILE:FUNC, got '{func}'")
+        worker = runner.WorkerAdapter(path, qualname, net, timeout=timeout, memory_mb=memory_mb,
+                                      reply_limit=16 * 8 * parameter_count(net) + (1 << 24))
+        try:
+            report = _check_function(net, worker, batch, seed, targets)
+        finally:
+            worker.close()
+        report.output = worker.output
+    else:
+        report = _check_function(net, func, batch, seed, targets)
+    if capped:
+        report.notes.insert(0, capped)
+    return report
+
+
+def _check_function(net, func, batch, seed, targets) -> CheckReport:
     derivation = derive(net)
     batches = _batches(batch)
     rng = np.random.default_rng(seed)
     draws = [draw(derivation, b, rng, targets) for b in batches]
-    adapter = func if isinstance(func, conventions.Adapter) else conventions.Adapter(func, net)
+    if isinstance(func, runner.WorkerAdapter):
+        func.ready()
+        adapter = func
+    else:
+        adapter = func if isinstance(func, conventions.Adapter) else conventions.Adapter(func, net)
     name = adapter.label
     caller = _Caller(adapter, net)
     report = CheckReport(net, f"{name}()", batches)
@@ -304,17 +363,28 @@ def check_function(net, func, batch: int | None = None, seed: int = 0,
         try:
             outcome = caller(params, X, T)
         except conventions.ReturnError as exc:
-            report.error = str(exc)
+            report.error = calling.safe_text(exc, 1000)
             return report
         except USER_FAILURES as exc:  # the user's code: any failure is a finding, not a crash
-            if not returned and _go_per_sample(caller, derivation, at_one, batch, f"it raised "
-                                               f"{type(exc).__name__}", report):
-                params = {k: v.copy() for k, v in originals.items()}
-                passed = dict(params)
-                outcome = caller(params, X, T)
-            else:
-                report.error = _raised(derivation, caller, name, exc, params, X, T, d.batch, rng,
-                                       targets)
+            if isinstance(exc, runner.FuncFailed) and not exc.raised:
+                report.error = exc.message  # it hung, exited, returned no gradients, ...
+                return report
+            kind = (exc.message.split(" raised ", 1)[-1].split(":")[0].split(" ")[0]
+                    if isinstance(exc, runner.FuncFailed) else calling.type_name(exc))
+            try:
+                again = not returned and _go_per_sample(caller, derivation, at_one, batch,
+                                                        f"it raised {kind}", report)
+                if again:
+                    params = {k: v.copy() for k, v in originals.items()}
+                    passed = dict(params)
+                    outcome = caller(params, X, T)
+            except USER_FAILURES as second:
+                report.error = _failure_text(derivation, caller, name, second, params, X, T,
+                                             d.batch, rng, targets)
+                return report
+            if not again:
+                report.error = _failure_text(derivation, caller, name, exc, params, X, T,
+                                             d.batch, rng, targets)
                 return report
         grads = outcome.grads
         if not returned:
@@ -323,7 +393,12 @@ def check_function(net, func, batch: int | None = None, seed: int = 0,
                                               report):
                 params = {k: v.copy() for k, v in originals.items()}
                 passed = dict(params)
-                outcome = caller(params, X, T)
+                try:
+                    outcome = caller(params, X, T)
+                except USER_FAILURES as exc:
+                    report.error = _failure_text(derivation, caller, name, exc, params, X, T,
+                                                 d.batch, rng, targets)
+                    return report
                 grads = outcome.grads
         report.notes += [n for n in outcome.notes if n not in report.notes]
         for k, array in passed.items():
@@ -356,12 +431,22 @@ def check_function(net, func, batch: int | None = None, seed: int = 0,
                 f"'{key}' is not a parameter of the network: key gradients like the params "
                 f"({', '.join(known)})")
             continue
-        got = []
-        for grads in returned:
+        got, why = [], None
+        for grads, d in zip(returned, draws):
+            value = grads.get(key) if key in grads else calling.Bad(
+                f"returned at N = {draws[0].batch} but not at N = {d.batch}")
+            if isinstance(value, calling.Bad):
+                why = value.message
+                break
             try:
-                got.append(np.asarray(grads.get(key), dtype=float))
-            except (TypeError, ValueError):
-                got.append(None)
+                got.append(calling.as_float_array(value))
+            except calling.ReturnError as exc:
+                why = f"{key}: {exc}"
+                break
+        if why is not None:
+            report.params[key] = ParamResult(
+                key, False, None, None, tuple(diagnoser.expected("d" + key)[0].shape), None, why)
+            continue
         raw[key] = got
     for key, got in raw.items():
         report.params[key] = _judge(diagnoser, "d" + key, key, got, modified.get(key))
@@ -503,10 +588,17 @@ def _shape_of(value):
         return None
 
 
-def _raised(derivation, caller, name, exc, params, X, T, batch, rng, targets) -> str:
-    shapes = ", ".join(f"{k} {shape_text(v.shape)}" for k, v in [("X", X), ("T", T)] + list(params.items()))
-    text = f"{type(exc).__name__}: {conventions.first_line(exc)}".rstrip(": ")
-    message = f"{name} raised {text} when called with {shapes} (N = {batch})"
+def _failure_text(derivation, caller, name, exc, params, X, T, batch, rng, targets) -> str:
+    """The report's line for FUNC failing on a draw (and whether it runs for a batch of one)."""
+    if isinstance(exc, runner.FuncFailed):
+        if not exc.raised:
+            return exc.message
+        message = exc.message
+    else:
+        shapes = ", ".join(f"{k} {shape_text(v.shape)}" for k, v in [("X", X), ("T", T)]
+                           + list(params.items()))
+        message = (f"{name} raised {calling.describe_exception(exc)} when called with {shapes} "
+                   f"(N = {batch})")
     if batch != 1:
         one = draw(derivation, 1, rng, targets)
         p1, x1, t1 = _inputs(derivation, one)
@@ -541,8 +633,11 @@ def _judge(diagnoser: Diagnoser, grad_name: str, key: str, got: list, note: str 
             diagnosis, facts = None, {}
         if diagnosis is None:
             figs = "" if abs_err is None else f": max abs error {abs_err:.3g}, max rel error {rel_err:.3g}"
-            if got_shape != expected_shape:
-                figs = f": shape {shape_text(got_shape)} where {shape_text(expected_shape)} belongs" + figs
+            mismatch = next(((g.shape, w.shape, d.batch) for g, w, d
+                             in zip(got, want, diagnoser.draws) if g.shape != w.shape), None)
+            if mismatch is not None:
+                figs = (f": shape {shape_text(mismatch[0])} where {shape_text(mismatch[1])} "
+                        f"belongs (N = {mismatch[2]})") + figs
             worst = worst_element(grad_name, got, want, diagnoser.draws)
             if worst:
                 figs += f"; worst {worst}"
@@ -584,7 +679,7 @@ def worst_element(name: str, got: list, want: list, draws: list) -> str | None:
                 g = np.broadcast_to(g, w.shape)
             except ValueError:
                 if g.size != w.size:
-                    return None
+                    continue
                 g = g.reshape(w.shape)
         if w.size == 0:
             continue
@@ -724,13 +819,13 @@ def check_formula(net, text: str, batch: int | None = None, seed: int = 0) -> Ch
     Raises:
         formula.FormulaError: the text is outside the formula language (nothing was run).
     """
-    net = _network(net)
+    net, capped = checked_network(_network(net))
     parsed = formula_lang.parse(text, net)
-    derivation = derive(net)
     batches = _batches(batch)
-    rng = np.random.default_rng(seed)
-    draws = [draw(derivation, b, rng) for b in batches]
+    derivation, draws, diagnoser = _prepared(net, batches, seed)
     report = CheckReport(net, parsed.text, batches)
+    if capped:
+        report.notes.append(capped)
     got = []
     for d in draws:
         env = _formula_env(derivation, d.values, lambda v: np.asarray(v, dtype=float))
@@ -747,7 +842,6 @@ def check_formula(net, text: str, batch: int | None = None, seed: int = 0) -> Ch
             parsed.lhs, False, None, None, tuple(want.shape), None,
             f"{parsed.lhs} (layer {parsed.layer}): {why}")
         return report
-    diagnoser = Diagnoser(derivation, draws)
     result = _judge(diagnoser, parsed.lhs, parsed.lhs, got, None)
     if result.ok and max(net.sizes) > EXACT_MAX_WIDTH:
         report.notes.append(f"judged numerically only: exact judgement is for widths up to "
@@ -767,6 +861,16 @@ def check_formula(net, text: str, batch: int | None = None, seed: int = 0) -> Ch
                                     f"(exact point, N = 2)")
     report.params[parsed.lhs] = result
     return report
+
+
+@functools.lru_cache(maxsize=16)
+def _prepared(net: Network, batches: tuple, seed: int):
+    """The derivation, draws and diagnoser for formulas on `net` (kept: checking many formulas
+    on one network reuses the draws and the wrong variants evaluated on them)."""
+    derivation = derive(net)
+    rng = np.random.default_rng(seed)
+    draws = [draw(derivation, b, rng) for b in batches]
+    return derivation, draws, Diagnoser(derivation, draws)
 
 
 def _formula_env(derivation: Derivation, values: dict, convert) -> dict:
@@ -804,7 +908,10 @@ def _exact_mismatch(derivation: Derivation, parsed, seed: int) -> str | None:
             zero = exactly_zero(diff)
         except Exception:  # noqa: BLE001  # an expression the identity test cannot reduce
             # fall back on 60 significant digits rather than an unbounded simplify
-            zero = abs(sp.N(diff, 60)) < sp.Float("1e-45")
+            try:
+                zero = bool(abs(sp.N(diff, 60)) < sp.Float("1e-45"))
+            except Exception:  # noqa: BLE001  # NaN, zoo, a value with no ordering
+                raise _ExactUnavailable("a value that cannot be compared (NaN or infinite)") from None
         if not zero:
             return f"entry {index} differs"
     return None

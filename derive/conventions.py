@@ -550,11 +550,12 @@ def normalize(raw, net, label: str = "FUNC") -> tuple[dict, list]:
                 raw = grads
                 break
     if isinstance(raw, dict):
-        if raw and all(isinstance(v, (list, tuple)) for v in raw.values()):
-            return _sequence(list(raw.values()), net, label, type(raw).__name__, notes)
+        # read as a plain dict: a subclass's own items()/values()/get() are not trusted
+        if raw and all(isinstance(v, (list, tuple)) for v in dict.values(raw)):
+            return _sequence(list(dict.values(raw)), net, label, type(raw).__name__, notes)
         out = {}
         renamed = []
-        for k, v in raw.items():
+        for k, v in list(dict.items(raw)):
             ck = canonical(str(k), net, gradient=True) if isinstance(k, str) else None
             if ck is None:
                 out[k if isinstance(k, str) else repr(k)] = v

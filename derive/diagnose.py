@@ -282,9 +282,15 @@ class Diagnoser:
     # values of a (possibly wrong) derivation at every draw, NumPy-shaped
     def _variant_values(self, variant: Variant, name: str) -> list[np.ndarray]:
         out = []
+        # a slip changes only the backward pass: start from the forward values already drawn
+        backward_only = Derivation(variant.derivation.network, variant.derivation.symbols, (),
+                                   variant.derivation.loss, variant.derivation.backward)
+        forward = [eq.name for eq in self.derivation.forward]
         for d in self.draws:
             if variant.key not in d.variants:
-                d.variants[variant.key] = run(variant.derivation, d.env, d.batch, NumpyBackend())
+                env = dict(d.env)
+                env.update((k, d.values[k]) for k in forward)
+                d.variants[variant.key] = run(backward_only, env, d.batch, NumpyBackend())
             out.append(numpy_value(self.derivation, name, d.variants[variant.key][name]))
         return out
 

@@ -8,6 +8,8 @@ their elementary exp/log forms, so the proof never trusts a named function's own
 
 from __future__ import annotations
 
+import typing
+
 import numpy as np
 import sympy as sp
 from sympy import HadamardProduct, MatAdd, MatMul, MatrixSymbol, OneMatrix, Transpose
@@ -67,8 +69,8 @@ def softmax_exact(a, axis: int):
 class NumpyBackend:
     """float arrays; activations through `sympy.lambdify` of the registry's expressions."""
 
-    def __init__(self):
-        self._cache: dict = {}
+    #: lambdified activations, shared by every instance (lambdify is the slow part of a run)
+    _cache: typing.ClassVar[dict] = {}
 
     def ones(self, rows: int, cols: int):
         return np.ones((rows, cols))

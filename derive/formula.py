@@ -27,6 +27,8 @@ MAX_NODES = 400  # AST nodes
 MAX_DEPTH = 40  # nesting of the expression tree (and of brackets in the text)
 MAX_EXPONENT = 8  # |k| in x ** k
 MAX_LITERAL = 10**12
+MAX_DEGREE = 64  # polynomial degree of any sub-expression, selected by where() or not
+MAX_CALL_NESTING = 4  # functions applied to functions' results
 
 
 class FormulaError(ValueError):
@@ -116,7 +118,51 @@ def parse(text: str, net: Network) -> Formula:
     if count > MAX_NODES:
         raise FormulaError(f"formula has {count} syntax nodes; at most {MAX_NODES} allowed")
     tree = _Checker(text, net).visit(assign.value, 0)
+    _cost(tree)
     return Formula(text.strip(), lhs, layer, tree)
+
+
+def _cost(node) -> tuple[int, int]:
+    """(polynomial degree, function nesting) of `node`; FormulaError past the bounds.
+
+    Every sub-expression is bounded, whichever branch of where() selects it: the exact
+    judgement evaluates them all.
+    """
+    kind = node[0]
+    if kind == "sym":
+        return 1, 0
+    if kind == "num":
+        return 0, 0
+    if kind in ("neg", "T"):
+        return _cost(node[1])
+    if kind == "reduce":
+        return _cost(node[2])
+    if kind == "pow":
+        degree, nesting = _cost(node[1])
+        degree *= abs(node[2])
+        if degree > MAX_DEGREE:
+            raise FormulaError(f"too costly to evaluate: nested powers reach degree {degree} "
+                               f"(at most {MAX_DEGREE})")
+        return degree, nesting
+    if kind in ("bin", "cmp"):
+        (a, na), (b, nb) = _cost(node[2]), _cost(node[3])
+        degree = max(a, b) if node[1] in "+-<>=" else a + b
+        if degree > MAX_DEGREE:
+            raise FormulaError(f"too costly to evaluate: products reach degree {degree} "
+                               f"(at most {MAX_DEGREE})")
+        return (0 if kind == "cmp" else degree), max(na, nb)
+    if kind in ("act", "call"):
+        args = [node[3]] if kind == "act" else list(node[2])
+        costs = [_cost(a) for a in args]
+        nesting = max(n for _, n in costs)
+        if kind == "call" and node[1] in ("where", "maximum", "ones_like"):
+            degree = 0 if node[1] == "ones_like" else max(d for d, _ in costs[-2:])
+            return degree, nesting
+        if nesting + 1 > MAX_CALL_NESTING:
+            raise FormulaError(f"too costly to evaluate: functions nested more than "
+                               f"{MAX_CALL_NESTING} deep")
+        return 1, nesting + 1
+    raise AssertionError(node)
 
 
 class _Checker:

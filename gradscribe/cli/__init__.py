@@ -7,6 +7,7 @@ usage (one line on stderr, never a traceback).
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 
@@ -69,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
                       "layer sizes)")
     what.add_argument("--formula", metavar='"dW2 = ..."')
     p.add_argument("--batch", type=int, default=None, help="the batch size the checker draws")
+    p.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
+                   help="stop FUNC after this many seconds in all, its import included "
+                   "(default 60); FUNC runs in a separate worker process")
+    p.add_argument("--memory", type=int, default=4096, metavar="MB",
+                   help="address space FUNC's worker may add, in megabytes (default 4096)")
     p.add_argument("--targets", choices=("soft", "onehot", "labels"), default="soft",
                    help="targets for the cross-entropies: soft distributions (default), one-hot, "
                    "or integer class labels of shape (N,)")
@@ -81,10 +87,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@functools.lru_cache(maxsize=1)
+def _parser() -> argparse.ArgumentParser:
+    """The parser, built once per process (building it dominates a small in-process run)."""
+    return build_parser()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `gradscribe` console script; returns the exit status."""
     try:
-        args = build_parser().parse_args(argv)
+        args = _parser().parse_args(argv)
         return _dispatch(args)
     except (UsageError, SpecError) as exc:
         _error(str(exc))
