@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from .. import __version__
-from ..mathematics import losses
+from ..mathematics import activations, losses
 from ..mathematics.chain import Derivation, derive
 from ..mathematics.spec import Network
 from .buffers import BufferPrinter, TempPool, total
@@ -185,11 +185,12 @@ def kernel_view(derivation: Derivation) -> KernelView:
         g_name = f"G{depth}"
         term = loss_def.logit_term
         pre = []
-        if losses.lse in term.free_symbols:
-            printer.helpers.add("logsumexp")
-            pre.append(Line("LSE", f"_logsumexp({g_name}, axis={0 if column else 1})"))
+        if activations.lse in term.free_symbols:
+            record = activations.get(loss_def.output).over_units
+            lse = printer.lse_of(record, sp.Symbol(g_name, real=True), 0 if column else 1)
+            pre.append(Line("LSE", printer.elementwise(lse, like=g_name)))
         value = _loss_value(
-            printer, derivation, term, {losses.g: g_name, losses.t: "T", losses.lse: "LSE"}
+            printer, derivation, term, {losses.g: g_name, losses.t: "T", activations.lse: "LSE"}
         )
         logit_loss = LogitLoss(g_name, pre, value)
 

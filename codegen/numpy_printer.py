@@ -165,9 +165,8 @@ class KernelPrinter(NumPyPrinter):
 
     def _print_Activated(self, expr):
         act = expr.activation
-        if not act.elementwise:
-            # Not elementwise: a printer method per such activation (softmax).
-            return getattr(self, f"_print_activation_{act.name}")(expr)
+        if act.over_units is not None:
+            return self._print_over_units(act.over_units, expr)
         g = self._array(expr.arg)
         scalar = act.value_at(activations.z, expr.alpha).xreplace({activations.z: g})
         return self._elementwise_shared(scalar, like=g.name)
@@ -180,11 +179,22 @@ class KernelPrinter(NumPyPrinter):
         like = g.name if g in scalar.free_symbols else out.name
         return self._elementwise_shared(scalar, like=like)
 
-    def _print_activation_softmax(self, expr):
-        # exp(G - logsumexp(G)) over the unit axis: no overflow, rows/columns sum to 1.
+    def _print_over_units(self, record: activations.OverUnits, expr):
+        # The record's stable form (softmax: exp(G - lse)), lse a log-sum-exp over the units.
+        g = self._array(expr.arg)
+        scalar = record.stable.xreplace(
+            {activations.z: g, activations.lse: self.lse_of(record, g, expr.axis)}
+        )
+        return self._elementwise_shared(scalar, like=g.name)
+
+    def lse_of(self, record: activations.OverUnits, g: sp.Symbol, axis: int) -> sp.Expr:
+        """lse = log s of an activation over the units, at the array `g`, as a printable node."""
+        return LogSumExpOver(record.exponent.xreplace({activations.z: g}), sp.Integer(axis))
+
+    def _print_LogSumExpOver(self, expr):
+        # The module helper keeps the reduced axis, so the result broadcasts against G.
         self.helpers.add("logsumexp")
-        g = self._print(expr.arg)
-        return f"np.exp({g} - _logsumexp({g}, axis={expr.axis}))"
+        return f"_logsumexp({self._print(expr.args[0])}, axis={expr.args[1]})"
 
     # ------------------------------------------------------------------ scalar functions
 
@@ -305,6 +315,15 @@ class KernelPrinter(NumPyPrinter):
 
 
 # ---------------------------------------------------------------------- module helpers
+
+
+class LogSumExpOver(sp.Function):
+    """log(sum(exp(u))) over an axis of the arrays in u, kept as a length-1 axis (printing only).
+
+    args: (u, axis).
+    """
+
+    nargs = 2
 
 
 def _split_coeff(expr):

@@ -307,12 +307,12 @@ def _activation_rows(derivation: Derivation, m: dict[str, str]) -> list[Activati
         act = activations.get(name)
         op = activation_latex(name)
         which = ", ".join(map(str, layer_list))
-        if not act.elementwise:
+        if act.over_units is not None:
             rows.append(
                 ActivationRow(
                     which,
                     op,
-                    r"\frac{e^{z_i}}{\sum_k e^{z_k}}",
+                    _over_units_latex(act.over_units, net.sizes[layer_list[0]]),
                     "",
                     m["activations.softmax"],
                 )
@@ -325,6 +325,14 @@ def _activation_rows(derivation: Derivation, m: dict[str, str]) -> list[Activati
         deriv = latex(act.derivative_at(activations.z, activations.r, alpha))
         rows.append(ActivationRow(which, op, value, deriv, note))
     return rows
+
+
+def _over_units_latex(record: activations.OverUnits, units: int) -> str:
+    """f(z)_i of an activation over the units, its sum written out over k = 1..units."""
+    k = sp.Symbol("k", integer=True, positive=True)
+    z_i, z_k = sp.Symbol("z_i", real=True), sp.Symbol("z_k", real=True)
+    total = sp.Sum(record.summand.xreplace({activations.z: z_k}), (k, 1, units))
+    return latex(record.value.xreplace({activations.z: z_i, activations.s: total}))
 
 
 def render_writeup(

@@ -16,6 +16,36 @@ from .functions import sigmoid, softplus
 
 #: The symbols every record is written in: input z, output r, and the per-layer alpha.
 z, r, alpha = sp.symbols("z r alpha", real=True)
+#: For an activation over the unit axis: s, the sum over a sample's units of the summand,
+#: and lse = log s (a log-sum-exp of the sample's logits for softmax).
+s = sp.Symbol("s", positive=True)
+lse = sp.Symbol("lse", real=True)
+
+
+@dataclass(frozen=True)
+class OverUnits:
+    """An activation that normalises over each sample's units (the unit axis).
+
+    Unit i of a sample maps to value(z_i, s), with s = sum over the sample's units k of
+    summand(z_k). The summand is exp(u(z)), so lse = log s is a log-sum-exp of u over the
+    units, which never overflows.
+
+    Attributes:
+        summand: exp(u(z)), in z.
+        value: the definition, in z and s (what the proof differentiates and the write-up shows).
+        stable: the same value in z and lse = log s (what kernels and float evaluation compute).
+    """
+
+    summand: sp.Expr
+    value: sp.Expr
+    stable: sp.Expr
+
+    @property
+    def exponent(self) -> sp.Expr:
+        """u(z), with summand = exp(u(z))."""
+        if not isinstance(self.summand, sp.exp):
+            raise TypeError("an activation over the units needs a summand exp(u(z))")
+        return self.summand.args[0]
 
 
 @dataclass(frozen=True)
@@ -25,12 +55,14 @@ class Activation:
     Attributes:
         name: the spec's name for it.
         latex: the operator's LaTeX name, applied as ``latex(G)``.
-        value: f(z); ``None`` for softmax, which is not elementwise.
-        derivative: f'(z), in z and/or r = f(z); ``None`` for softmax.
+        value: f(z); ``None`` for an activation over the units (softmax).
+        derivative: f'(z), in z and/or r = f(z); ``None`` for an activation over the units.
         default_alpha: the alpha used when the spec gives none; ``None`` when it takes none.
         kink: f is not differentiable at z = 0 (proofs and checks keep away from it).
         output_only: allowed only as the last layer's activation.
         warning: what the write-up and the command line say about it, if anything.
+        over_units: the definition of an activation that is not elementwise but normalises
+            over the unit axis (softmax); ``None`` for elementwise ones.
     """
 
     name: str
@@ -41,6 +73,7 @@ class Activation:
     kink: bool = False
     output_only: bool = False
     warning: str | None = None
+    over_units: OverUnits | None = None
 
     @property
     def takes_alpha(self) -> bool:
@@ -125,6 +158,8 @@ register(
 )
 
 # ---------------------------------------------------------------- not elementwise
+# softmax(z)_i = exp(z_i) / sum_k exp(z_k) = exp(z_i - lse); its derivative enters only
+# through the fused cross-entropy, so it has none here.
 register(
     Activation(
         "softmax",
@@ -132,6 +167,7 @@ register(
         None,
         None,
         output_only=True,
+        over_units=OverUnits(summand=sp.exp(z), value=sp.exp(z) / s, stable=sp.exp(z - lse)),
     )
 )
 

@@ -42,8 +42,8 @@ class ExactBackend:
         return a.T
 
     def apply(self, act: activations.Activation, alpha, a, axis: int):
-        if not act.elementwise:  # softmax: normalised over the unit axis
-            return softmax_exact(a, axis)
+        if act.over_units is not None:
+            return over_units_exact(act.over_units, a, axis)
         value = elementary(act.value_at(activations.z, alpha))
         return a.applyfunc(lambda x: value.xreplace({activations.z: x}))
 
@@ -56,14 +56,16 @@ class ExactBackend:
         )
 
 
-def softmax_exact(a, axis: int):
-    """Softmax over `axis` (0: each column sums to 1) of a SymPy matrix."""
-    e = a.applyfunc(sp.exp)
+def over_units_exact(record: activations.OverUnits, a, axis: int):
+    """An activation over the unit axis (0: each column is a sample) of a SymPy matrix,
+    from its definition value(z_i, s), s = sum of summand(z_k) over the sample's units."""
+    z, s = activations.z, activations.s
+    parts = a.applyfunc(lambda x: record.summand.xreplace({z: x}))
     if axis == 0:
-        sums = [sum(e[:, j]) for j in range(e.cols)]
-        return sp.Matrix(e.rows, e.cols, lambda i, j: e[i, j] / sums[j])
-    sums = [sum(e[i, :]) for i in range(e.rows)]
-    return sp.Matrix(e.rows, e.cols, lambda i, j: e[i, j] / sums[i])
+        sums = [sum(parts[:, j]) for j in range(a.cols)]
+        return sp.Matrix(a.rows, a.cols, lambda i, j: record.value.xreplace({z: a[i, j], s: sums[j]}))
+    sums = [sum(parts[i, :]) for i in range(a.rows)]
+    return sp.Matrix(a.rows, a.cols, lambda i, j: record.value.xreplace({z: a[i, j], s: sums[i]}))
 
 
 class NumpyBackend:
@@ -91,12 +93,25 @@ class NumpyBackend:
         return a.T
 
     def apply(self, act, alpha, a, axis: int):
-        if not act.elementwise:  # softmax: normalised over the unit axis
-            shifted = a - a.max(axis=axis, keepdims=True)
-            e = np.exp(shifted)
-            return e / e.sum(axis=axis, keepdims=True)
+        if act.over_units is not None:
+            return self._over_units(act, a, axis)
         fn = self._lambda("value", act, alpha)
         return np.broadcast_to(fn(a, a), a.shape).astype(float)
+
+    def _over_units(self, act, a, axis: int):
+        """The record's stable form, with lse a log-sum-exp of u(a) over `axis`."""
+        key = ("over_units", act.name)
+        if key not in self._cache:
+            record = act.over_units
+            self._cache[key] = (
+                sp.lambdify(activations.z, record.exponent, "numpy"),
+                sp.lambdify((activations.z, activations.lse), record.stable, "numpy"),
+            )
+        exponent, stable = self._cache[key]
+        u = np.broadcast_to(exponent(a), a.shape).astype(float)
+        top = u.max(axis=axis, keepdims=True)
+        lse = top + np.log(np.exp(u - top).sum(axis=axis, keepdims=True))
+        return np.broadcast_to(stable(a, lse), a.shape).astype(float)
 
     def prime(self, act, alpha, g, out):
         fn = self._lambda("derivative", act, alpha)

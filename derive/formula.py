@@ -396,10 +396,11 @@ class ExactOps:
         return self._map(_ELEMENTARY[name], a)
 
     def activation(self, act, alpha, a, axis):
-        if not act.elementwise:  # softmax: normalised over the unit axis
-            from .evaluate import softmax_exact
+        if act.over_units is not None:  # softmax: normalised over the unit axis
+            from .evaluate import over_units_exact
 
-            return np.array(softmax_exact(sp.Matrix(a.tolist()), axis).tolist(), dtype=object)
+            matrix = over_units_exact(act.over_units, sp.Matrix(a.tolist()), axis)
+            return np.array(matrix.tolist(), dtype=object)
         value = elementary(act.value_at(activations.z, alpha))
         return self._map(lambda x: value.xreplace({activations.z: x}), a)
 

@@ -17,13 +17,13 @@ from dataclasses import dataclass, replace
 
 import sympy as sp
 
+from .activations import lse
 from .functions import softplus
 
 #: Symbols the records are written in: prediction p, target t, logit g, batch size N,
-#: output width n, and lse = log-sum-exp of the sample's logits (softmax only).
+#: output width n; lse (log-sum-exp of the sample's logits) is softmax's, from its record.
 p, t, g = sp.symbols("p t g", real=True)
 N, n = sp.symbols("N n_L", integer=True, positive=True)
-lse = sp.Symbol("lse", real=True)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import sympy as sp
 
 from . import activations
 from .chain import Derivation, N, ShapeMismatch, derive
-from .evaluate import ExactBackend, evaluate, run, softmax_exact
+from .evaluate import ExactBackend, evaluate, over_units_exact, run
 from .functions import elementary
 from .losses import p as loss_p
 from .losses import t as loss_t
@@ -302,8 +302,8 @@ def _activate(derivation: Derivation, l: int, g, derived: dict, values: NamedVal
     """
     net = derivation.network
     act = net.layers[l - 1].act
-    if not act.elementwise:  # softmax: normalised over the unit axis
-        return softmax_exact(g, 0 if net.layout == "column" else 1)
+    if act.over_units is not None:  # softmax: normalised over the unit axis
+        return over_units_exact(act.over_units, g, 0 if net.layout == "column" else 1)
     value = elementary(act.value_at(activations.z, net.alpha_of(l)))
     if not act.kink:
         return g.applyfunc(lambda x: value.xreplace({activations.z: x}))
