@@ -168,9 +168,8 @@ class BufferPrinter:
 
     def _Activated(self, expr: Activated, out):
         act = expr.activation
-        if not act.elementwise:
-            # Not elementwise: a method per such activation (softmax).
-            return getattr(self, f"_activation_{act.name}")(expr, out)
+        if act.over_units is not None:
+            return self._over_units(act.over_units, expr, out)
         g = _symbol(expr.arg)
         return self.into(act.value_at(activations.z, expr.alpha).xreplace({activations.z: g}), out)
 
@@ -180,12 +179,20 @@ class BufferPrinter:
         scalar = scalar.xreplace({activations.z: _symbol(expr.g), activations.r: _symbol(expr.out)})
         return self._shared(scalar, out)
 
-    def _activation_softmax(self, expr: Activated, out):
-        # exp(G - logsumexp(G)) over the unit axis, through the module helper _softmax.
-        self.printer.helpers.add("softmax")
-        g = self.into(expr.arg, None)
+    def _over_units(self, record: activations.OverUnits, expr: Activated, out):
+        # The record's stable form (softmax: exp(G - LSE)); first LSE, the log-sum-exp of the
+        # record's exponent over the unit axis, through the module helper _logsumexp_into
+        # (which uses `out` as its scratch before the stable form overwrites it).
+        self.printer.helpers.add("logsumexp_into")
+        g = _symbol(expr.arg)
+        u = record.exponent.xreplace({activations.z: g})
+        u_code = self.into(u, None if u == g else self._temp(u))
         total = self.temps.take("(1, N)" if expr.axis == 0 else "(N, 1)")
-        return f"_softmax({g}, axis={expr.axis}, out={out}, lse=LSE, total={total})"
+        self.pending.append(
+            f"_logsumexp_into({u_code}, axis={expr.axis}, out=LSE, scratch={out}, total={total})"
+        )
+        lse = sp.Symbol("LSE", real=True)
+        return self.into(record.stable.xreplace({activations.z: g, activations.lse: lse}), out)
 
     # ------------------------------------------------------------------ scalar structure
 

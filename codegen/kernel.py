@@ -145,10 +145,10 @@ def kernel_view(derivation: Derivation) -> KernelView:
     printer.used = set()
     backward, backward_written, backward_temps = buffered_lines(derivation.backward)
     backward_used = set(printer.used)
-    softmax = "softmax" in printer.helpers
+    over_units = "logsumexp_into" in printer.helpers
 
     param_names = net.param_names()
-    cache = ["X"] + [eq.name for eq in derivation.forward] + (["LSE"] if softmax else [])
+    cache = ["X"] + [eq.name for eq in derivation.forward] + (["LSE"] if over_units else [])
     params = [
         Param(name, derivation.shape_text(name), net.sizes[int(name[1:]) - 1], name[0] == "W")
         for name in param_names
@@ -220,7 +220,7 @@ def kernel_view(derivation: Derivation) -> KernelView:
         helpers=sorted(printer.helpers),
         backward_needs_n="N" in backward_used,
         loss_needs_n=bool(derivation.loss.scale.free_symbols),
-        forward_buffers=arrays(forward_written + (["LSE"] if softmax else []), forward_temps),
+        forward_buffers=arrays(forward_written + (["LSE"] if over_units else []), forward_temps),
         backward_buffers=arrays(backward_written, backward_temps | step_temps),
         step_loss=step_loss,
         step_loss_cache=[n for n in cache if n in step_loss_used],
@@ -231,7 +231,7 @@ def kernel_view(derivation: Derivation) -> KernelView:
 
 def _calls(code: str) -> int:
     """How many NumPy functions a printed statement calls (helpers count as what they call)."""
-    helpers = {"_softmax(": 7, "_where(": 2}
+    helpers = {"_logsumexp_into(": 5, "_where(": 2}
     count = code.count("np.")
     for name, calls in helpers.items():
         count += calls * code.count(name)

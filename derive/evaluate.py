@@ -100,7 +100,7 @@ class NumpyBackend:
 
     def _over_units(self, act, a, axis: int):
         """The record's stable form, with lse a log-sum-exp of u(a) over `axis`."""
-        key = ("over_units", act.name)
+        key = ("over_units", act.over_units)
         if key not in self._cache:
             record = act.over_units
             self._cache[key] = (
@@ -118,7 +118,7 @@ class NumpyBackend:
         return np.broadcast_to(fn(g, out), g.shape).astype(float)
 
     def _lambda(self, which, act, alpha):
-        key = (which, act.name, alpha)
+        key = (which, act, alpha)  # the record itself: a changed record is compiled anew
         if key not in self._cache:
             if which == "value":
                 expr = act.value_at(activations.z, alpha)
