@@ -14,6 +14,7 @@ f'_L, which the proof checks against the definition like everything else.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import sympy as sp
 
@@ -63,9 +64,9 @@ class Loss:
         """delta_L is computed directly as scale * (P - T), without f'_L."""
         return self.output is not None
 
-    @property
+    @cached_property
     def delta_coefficient(self) -> sp.Expr:
-        """c in delta_L = c (P - T) [* f'_L(G_L)], in N and n_L."""
+        """c in delta_L = c (P - T) [* f'_L(G_L)], in N and n_L (simplified once per loss)."""
         if self.fused:
             return self.scale
         k = sp.simplify(sp.diff(self.term, p) / (p - t))
