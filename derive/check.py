@@ -275,6 +275,7 @@ class _Caller:
     def __init__(self, adapter: conventions.Adapter, net: Network):
         self.adapter, self.net = adapter, net
         self.per_sample = False
+        self.form = conventions.SAMPLE_FORMS[0]  # how one sample is passed, when per sample
         self.mean = "N" in {str(s) for s in net.loss_def.delta_coefficient.free_symbols}
 
     def __call__(self, params, X, T) -> conventions.Outcome:
@@ -282,7 +283,7 @@ class _Caller:
             return self.adapter.call(params, X, T)
         batch = X.shape[1] if self.net.layout == "column" else X.shape[0]
         outcomes = [self.adapter.call(params, x, t)
-                    for x, t in conventions.split_samples(self.net, X, T, batch)]
+                    for x, t in conventions.split_samples(self.net, X, T, batch, self.form)]
         return conventions.combine(outcomes, self.mean)
 
 
@@ -389,8 +390,10 @@ def _check_function(net, func, batch, seed, targets) -> CheckReport:
         grads = outcome.grads
         if not returned:
             wrong_shape = _wrong_shapes(derivation, grads, d)
-            if wrong_shape and _go_per_sample(caller, derivation, at_one, batch, wrong_shape,
-                                              report):
+            if wrong_shape and _go_per_sample(
+                    caller, derivation, at_one, batch, wrong_shape, report, grads, d,
+                    lambda form, p=originals, x=x_before, t=t_before:
+                    _summed_per_sample(caller, p, x, t, form)):
                 params = {k: v.copy() for k, v in originals.items()}
                 passed = dict(params)
                 try:
@@ -476,24 +479,112 @@ def _wrong_shapes(derivation: Derivation, grads: dict, d: Draw) -> str | None:
 
 
 def _go_per_sample(caller: _Caller, derivation: Derivation, at_one: _BatchOfOne, batch, why: str,
-                   report: CheckReport) -> bool:
-    """Switch to one call per sample when FUNC names its data for one sample (``x``), fails or
-    returns the wrong shapes for a batch, and returns every shape right for a batch of one."""
-    if batch is not None or "x" not in caller.adapter.data_names:
+                   report: CheckReport, grads: dict | None = None, d: Draw | None = None,
+                   summed=None) -> bool:
+    """Switch to one call per sample when FUNC is code for one sample: it fails or returns the
+    wrong shapes for a batch, and returns every shape right for one sample (a batch of one, or
+    plain vectors).
+
+    When FUNC ran on the batch and either got a weight gradient right there (it handles a
+    batch) or only its bias gradients keep the batch axis (batch code that forgot to sum them
+    does exactly the same), it is taken as code for one sample only when its weight gradients
+    are those of per-sample code (the per-sample results added up, where a loss that averages
+    over the batch needs their mean: `summed(form)` gives that sum) or it names its data for
+    one sample (``x``, ``img``, ...).
+    """
+    if batch is not None:
         return False
-    result = at_one.get()
-    if result is None:
+    # code that cannot take a batch at all is judged on single samples even where some shapes
+    # are wrong there too (a transposed gradient is better told than "it raised")
+    form = at_one.sample_form(strict=grads is not None)
+    if form is None:
         return False
-    one, grads = result
-    if _wrong_shapes(derivation, grads, one) is not None:
-        return False
-    caller.per_sample = True
+    reason = None
+    if grads is not None:
+        handles_batch = _a_weight_right(derivation, grads, d)
+        if handles_batch or _batch_axis_kept(derivation, grads, d):
+            if not handles_batch and caller.mean and _sums_of_samples(grads, summed(form), d.batch):
+                reason = ("its weight gradients are its per-sample results added up (where the "
+                          "loss needs their mean)")
+            elif conventions.one_sample_names(caller.adapter.data_names):
+                names = ", ".join(n for n in caller.adapter.data_names
+                                  if n in conventions.ONE_SAMPLE_NAMES)
+                reason = f"it names its data for one sample ({names})"
+            else:
+                return False
+    caller.per_sample, caller.form = True, form
     combined = "averaged (the loss is a mean over the batch)" if caller.mean else "summed"
+    one = "a batch of one" if form == conventions.SAMPLE_FORMS[0] else "plain vectors"
+    shapes = "every shape is right" if at_one.sample_form() else "it runs"
     report.notes.append(
-        f"{caller.adapter.label} takes x, one sample: for a batch (N = {report.batches[0]}) {why}, "
-        f"for a batch of one every shape is right, so it is called once per sample and the "
-        f"results {combined}")
+        f"{caller.adapter.label} takes one sample: for a batch (N = {report.batches[0]}) {why}"
+        + (f" and {reason}" if reason else "")
+        + f", for one sample ({one}) {shapes}, so it is called once per sample and the results "
+        f"{combined}")
     return True
+
+
+def _batch_axis_kept(derivation: Derivation, grads: dict, d: Draw) -> bool:
+    """Are the only wrongly shaped gradients bias gradients that keep the batch axis ((n, N),
+    (N, n), or (N,) for one unit), as δ itself has it?"""
+    net = derivation.network
+    for k, v in grads.items():
+        if k not in _param_names(net):
+            continue
+        want = numpy_value(derivation, k, d.env[k]).shape
+        got = _shape_of(v)
+        if got == want:
+            continue
+        if k[0] != "B":
+            return False
+        n = net.sizes[int(k[1:])]
+        kept = {(n, d.batch), (d.batch, n)} | ({(d.batch,), (1, d.batch)} if n == 1 else set())
+        if got not in kept:
+            return False
+    return True
+
+
+def _a_weight_right(derivation: Derivation, grads: dict, d: Draw) -> bool:
+    """Is some returned weight gradient right for the whole batch?"""
+    for k, v in grads.items():
+        if k in _param_names(derivation.network) and k[0] == "W":
+            try:
+                got = np.asarray(v, dtype=float)
+            except (TypeError, ValueError):
+                continue
+            if close(got, numpy_value(derivation, "d" + k, d.values["d" + k])):
+                return True
+    return False
+
+
+def _summed_per_sample(caller: _Caller, params: dict, X, T, form: str) -> dict | None:
+    """FUNC called once per sample of (X, T) in `form`, its results added up; None if it fails."""
+    batch = X.shape[1] if caller.net.layout == "column" else X.shape[0]
+    try:
+        outcomes = [caller.adapter.call({k: v.copy() for k, v in params.items()}, x, t)
+                    for x, t in conventions.split_samples(caller.net, X.copy(), T.copy(), batch,
+                                                          form)]
+    except USER_FAILURES:  # the user's code
+        return None
+    return conventions.combine(outcomes, mean=False).grads
+
+
+def _sums_of_samples(grads: dict, summed: dict | None, batch: int) -> bool:
+    """Are the weight gradients FUNC returned for a batch its per-sample results added up (and
+    not their mean)?"""
+    found = False
+    for k, v in grads.items():
+        if not (isinstance(k, str) and k[:1] == "W" and k[1:].isdigit()):
+            continue
+        try:
+            got = np.asarray(v, dtype=float)
+            total = np.asarray((summed or {}).get(k), dtype=float)
+        except (TypeError, ValueError):
+            return False
+        if not close(got, total) or close(got, total / batch):
+            return False
+        found = True
+    return found
 
 
 class _BatchOfOne:
@@ -503,6 +594,43 @@ class _BatchOfOne:
     def __init__(self, derivation: Derivation, call, rng, targets: str = "soft"):
         self.derivation, self.call, self.rng, self.targets = derivation, call, rng, targets
         self._result = None
+        self._forms: list | None = None  # [(gradients in a wrong shape, form)] once probed
+
+    def sample_form(self, strict: bool = True) -> str | None:
+        """The form of one sample (`conventions.SAMPLE_FORMS`) for which FUNC runs and returns
+        every gradient in its shape, tried in the layout's natural order (a column of one for
+        ``column``, a vector ``X[i]`` for ``row``); None if there is none. Not `strict`: the
+        form with the fewest gradients in the wrong shape, None if FUNC fails in every form."""
+        if self._forms is None:
+            forms = conventions.SAMPLE_FORMS
+            if self.derivation.layout == "row":
+                forms = forms[::-1]
+            self._forms = []
+            for form in forms:
+                result = self.get() if form == conventions.SAMPLE_FORMS[0] else self._vector_call()
+                if result is not None:
+                    one, grads = result
+                    wrong = sum(_wrong_shapes(self.derivation, {k: v}, one) is not None
+                                for k, v in grads.items())
+                    self._forms.append((wrong, form))
+                    if not wrong:
+                        break
+        if not self._forms:
+            return None
+        wrong, form = min(self._forms, key=lambda wf: wf[0])  # the first of the fewest
+        return form if wrong == 0 or not strict else None
+
+    def _vector_call(self):
+        """(draw, grads) of FUNC called on the batch-of-one draw as plain vectors, or None."""
+        self.get()
+        one = self._result[0]
+        params, X, T = _inputs(self.derivation, one)
+        [(x, t)] = conventions.split_samples(self.derivation.network, X, T, 1, "vector")
+        try:
+            grads = self.call.adapter.call(params, x, t).grads
+        except USER_FAILURES:  # the user's code
+            return None
+        return (one, grads) if isinstance(grads, dict) else None
 
     def get(self):
         """(draw, grads), or None if FUNC fails there."""

@@ -3,8 +3,10 @@
 The checker has a network, drawn parameters in the contract's layout (``W1``, ``B1``, ... as
 2-D arrays, row-layout biases 1-D), and data X, T. People's code wants them otherwise:
 
-- a plain function ``f(params, X, T)``, or one whose parameters are *named* after the
-  network's and the data's (``W1``, ``b1``, ..., any case; ``X``/``x``; ``T``/``y``/``Y``);
+- a plain function ``f(params, X, T)`` (or ``f(params, (X, T))``), or one whose parameters
+  are *named* after the network's and the data's (``W1``, ``b1``, ..., any case; ``X``/``x``,
+  ``img``, ``xb``, ...; ``T``/``y``/``Y``, ``label``, ...; data under other names told by
+  position), positional-only ones included;
 - a method ``Class.method``: the class is built from the layer sizes (one list or separate
   integers), the attributes holding its parameters (lists of weights and biases, a dict keyed
   ``W1``/``b1``, one attribute per parameter, a list of layer objects) are found by name and
@@ -14,7 +16,8 @@ The checker has a network, drawn parameters in the contract's layout (``W1``, ``
 
 `resolve` finds the target in an imported module, `Adapter` builds and calls it and turns what
 it returns into ``{param: array}`` in the layout's shapes, with the assumptions it made as
-sentences. `split_samples` / `combine` serve calls once per sample. Nothing here judges a
+sentences. `split_samples` / `combine` serve calls once per sample (as a batch of one, or as
+plain vectors ``X[i]``). Nothing here judges a
 gradient, and nothing needs more of the network than its `Shape` (plain data, no SymPy).
 """
 
@@ -94,10 +97,22 @@ def layout_shape(net, name: str) -> tuple[int, ...]:
 
 _PARAM = re.compile(r"(w|weights?|b|bias(?:es)?)_?(\d+)", re.IGNORECASE)
 _GRAD_PREFIX = re.compile(r"(?:d|d_|grad_?|grads_|nabla_?)(?=[wb])", re.IGNORECASE)
-X_NAMES = ("X", "x", "inputs", "input", "x_batch", "X_batch", "data", "features")
+X_NAMES = ("X", "x", "inputs", "input", "x_batch", "X_batch", "data", "features", "feature",
+           "xb", "Xb", "a", "a0", "A0", "sample", "img", "image", "images", "imgs", "x_i", "xi",
+           "example", "instance", "inp", "x_in", "x_train", "X_train", "point")
 T_NAMES = ("T", "t", "y", "Y", "targets", "target", "labels", "label", "y_batch", "Y_batch",
-           "y_true", "t_batch")
+           "y_true", "t_batch", "yb", "Yb", "ys", "y_i", "yi", "t_i", "ti", "y_train", "Y_train",
+           "desired", "truth", "expected", "gt")
 PARAMS_NAMES = ("params", "parameters", "param", "weights_dict", "theta", "model")
+#: names people give the data of ONE sample (``backprop(self, x, y)``, ``grad(img, label)``);
+#: they tell per-sample code from batch code where what it returns cannot
+ONE_SAMPLE_NAMES = frozenset(("x", "a", "a0", "sample", "img", "image", "x_i", "xi", "example",
+                              "instance", "inp", "point", "pair", "datum", "item"))
+
+
+def one_sample_names(names) -> bool:
+    """Do FUNC's names for its data (`Adapter.data_names`) say it takes one sample?"""
+    return any(n in ONE_SAMPLE_NAMES for n in names)
 
 
 def canonical(name: str, net, gradient: bool = False) -> str | None:
@@ -286,18 +301,25 @@ def _positional(sig) -> list[inspect.Parameter]:
 
 @dataclass
 class Binding:
-    """How FUNC's parameters are filled: `plan` maps each to "params", "X", "T" or a param."""
+    """How FUNC's parameters are filled: `plan` maps each to "params", "X", "T", "XT" (the pair
+    ``(X, T)`` as one argument) or a network parameter."""
 
     plan: list  # [(parameter name or None for positional, what)]
     by_name: bool
     takes: set = field(default_factory=set)  # network parameters passed as arguments
+    #: what -> the name of FUNC's parameter that receives it ("X" -> "x"), also when positional
+    names: dict = field(default_factory=dict)
+    #: parameters that are positional-only (``def f(x, y, /)``): passed by position
+    positional_only: frozenset = frozenset()
 
 
 def bind(fn, net, label: str, method: bool) -> Binding:
     """Decide what to pass to `fn` (a function, or a bound method) for each of its parameters.
 
-    By name when any parameter is named after the data or the network's parameters; else
-    positionally, ``(params, X, T)`` for a function and ``(X, T)`` for a method.
+    By name when any parameter is named after the data or the network's parameters (data of
+    other names is then told by position: the first unnamed one X, the next T; one alone is the
+    pair ``(X, T)``); else positionally, ``(params, X, T)`` for a function and ``(X, T)`` for a
+    method, or ``(params, (X, T))`` / ``((X, T),)`` when it takes one argument fewer.
     """
     sig = _signature(fn)
     if sig is None:
@@ -323,6 +345,16 @@ def bind(fn, net, label: str, method: bool) -> Binding:
         if len(unmatched) == 1 and "params" not in named and not takes:
             plan.append((unmatched[0], "params"))
             unmatched = []
+        # data under other names (img, label; batch): told apart by position
+        missing = [w for w in ("X", "T") if w not in named]
+        if takes and missing and len(unmatched) == len(missing):
+            plan += list(zip(unmatched, missing))
+            unmatched = []
+        elif takes and not unmatched and missing == ["T"]:
+            plan = [(p, "XT" if w == "X" else w) for p, w in plan]  # grads(W1, b1, ..., sample)
+        elif takes and len(unmatched) == 1 and missing == ["X", "T"]:
+            plan.append((unmatched[0], "XT"))
+            unmatched = []
         if unmatched:
             raise CallingError(
                 f"{label}: cannot tell what to pass as '{unmatched[0].name}' (it takes "
@@ -330,17 +362,21 @@ def bind(fn, net, label: str, method: bool) -> Binding:
                 f"W1, b1, ... or params)")
         order = {id(p): i for i, p in enumerate(sig.parameters.values())}
         plan.sort(key=lambda pw: order[id(pw[0])])
-        return Binding([(p.name, w) for p, w in plan], True, takes)
+        only = frozenset(p.name for p, _ in plan if p.kind == p.POSITIONAL_ONLY)
+        return Binding([(p.name, w) for p, w in plan], True, takes,
+                       {w: p.name for p, w in plan if w in ("X", "T", "XT")}, only)
     positional = _positional(sig)
     required = [p for p in positional if p.default is p.empty]
+    variadic = any(p.kind == p.VAR_POSITIONAL for p in sig.parameters.values())
     want = ["X", "T"] if method else ["params", "X", "T"]
-    if len(required) > len(want) or (len(positional) < len(want)
-                                      and not any(p.kind == p.VAR_POSITIONAL
-                                                  for p in sig.parameters.values())):
+    if len(positional) == len(want) - 1 and not variadic and len(required) == len(positional):
+        want = want[:-2] + ["XT"]  # the data as one (x, y) pair
+    if len(required) > len(want) or (len(positional) < len(want) and not variadic):
         raise CallingError(f"{label} takes ({', '.join(sig.parameters)}): expected "
                            f"{'(X, T)' if method else '(params, X, T)'} or parameters named "
                            f"after the data and the network's parameters")
-    return Binding([(None, w) for w in want], False)
+    return Binding([(None, w) for w in want], False,
+                   names={w: p.name for p, w in zip(positional, want) if w in ("X", "T", "XT")})
 
 
 # ----------------------------------------------------------------------------- building classes
@@ -429,6 +465,9 @@ class Adapter:
             self._use_instance(f"the {type(self.instance).__name__} object", strict=False)
         else:
             self.binding = bind(bound, net, self.label, method=False)
+        if "XT" in self.binding.names:
+            self.notes.append(f"{self.label} gets the data as one pair (X, T) in "
+                              f"'{self.binding.names['XT']}'")
         if self.binding.by_name and self.binding.takes:
             self.notes.append(f"{self.label} gets {', '.join(sorted(self.binding.takes, key=param_names(net).index))}"
                               f" by name")
@@ -465,8 +504,9 @@ class Adapter:
 
     @property
     def data_names(self) -> tuple:
-        """The names FUNC gives the data (``("x", "y")``), or () when passed positionally."""
-        return tuple(name for name, what in self.binding.plan if name and what in ("X", "T"))
+        """The names of FUNC's parameters that receive the data (``("x", "y")``), by name or
+        by position; () when they cannot be told (no signature)."""
+        return tuple(self.binding.names[w] for w in ("X", "T", "XT") if w in self.binding.names)
 
     def call_raw(self, params: dict, X, T):
         """Set the parameters, call FUNC and return what it returned (exceptions propagate)."""
@@ -479,17 +519,15 @@ class Adapter:
                 value = value.reshape(slots[0].stored)
             for slot in slots:
                 slot.set(value)
-        values = {"X": X, "T": T, "params": params}
+        values = {"X": X, "T": T, "XT": (X, T), "params": params}
         args, kwargs = [], {}
         for name, what in self.binding.plan:
             value = values[what] if what in values else params[what]
-            if name is None:
+            if name is None or name in self.binding.positional_only:
                 args.append(value)
             else:
                 kwargs[name] = value
-        if self.binding.by_name:
-            return self.function(**kwargs)
-        return self.function(*args)
+        return self.function(*args, **kwargs)
 
     def call(self, params: dict, X, T) -> Outcome:
         """FUNC's gradients at (params, X, T), keyed like params, in the layout's shapes."""
@@ -625,15 +663,26 @@ def _sequence(items: list, net, label: str, kind: str, notes: list) -> tuple[dic
 # ----------------------------------------------------------------------------- one sample at a time
 
 
-def split_samples(net, X, T, batch: int) -> list[tuple]:
-    """(x, t) for each sample, as a batch of one in the layout (labels: shape (1,))."""
+#: the forms one sample is passed in: a batch of one in the layout (``X[:, [i]]``, Nielsen's
+#: column), or plain vectors (``X[i]`` as ``for x, y in zip(X, Y)`` gives it; a label a scalar)
+SAMPLE_FORMS = ("batch of one", "vector")
+
+
+def split_samples(net, X, T, batch: int, form: str = "batch of one") -> list[tuple]:
+    """(x, t) for each sample, in `form` (one of SAMPLE_FORMS): a batch of one in the layout
+    (labels: shape (1,)), or 1-D vectors (labels: integer scalars)."""
     out = []
+    column = net.layout == "column"
     for i in range(batch):
-        x = X[:, i:i + 1] if net.layout == "column" else X[i:i + 1, :]
-        if T.ndim == 1:
-            t = T[i:i + 1]
+        if form == "vector":
+            x = X[:, i].copy() if column else X[i, :].copy()
+            t = T[i] if T.ndim == 1 else (T[:, i].copy() if column else T[i, :].copy())
         else:
-            t = T[:, i:i + 1] if net.layout == "column" else T[i:i + 1, :]
+            x = X[:, i:i + 1] if column else X[i:i + 1, :]
+            if T.ndim == 1:
+                t = T[i:i + 1]
+            else:
+                t = T[:, i:i + 1] if column else T[i:i + 1, :]
         out.append((x, t))
     return out
 

@@ -228,7 +228,7 @@ class WorkerAdapter:
         return conventions.Outcome(grads, outcome.notes)
 
     def batch_of(self, X) -> int:
-        return int(X.shape[self.batch_axis]) if X.ndim == 2 else int(X.shape[0])
+        return int(X.shape[self.batch_axis]) if X.ndim == 2 else 1  # 1-D: one sample
 
     def _give_up(self, why: str) -> str:
         self.fatal = True

@@ -113,6 +113,8 @@ def serve(fd_in: int, fd_out: int, adapter) -> None:
             return
         batch = int(header["batch"])
         X, T = arrays.pop("X"), arrays.pop("T")
+        if T.ndim == 0:
+            T = T[()]  # one sample's class label, a scalar as `X[i]`-style code has it
         outcome = calling.call_and_collect(adapter, arrays, X, T, batch)
         try:
             sent = {"g:" + k: v for k, v in outcome.grads.items()}

@@ -52,9 +52,16 @@ def test_a_raising_function_is_reported_not_a_crash(layout, func):
     assert report.to_json()["ok"] is False
 
 
-def test_single_sample_code_is_right_with_batch_one():
-    mod = MODULES["row"]
+@pytest.mark.parametrize("layout,error", [("column", "ValueError"), ("row", "AssertionError")])
+def test_single_sample_code_that_fails_for_a_batch_is_called_per_sample(layout, error):
+    mod = MODULES[layout]
     assert check_function(mod.NET, mod.single_sample, batch=1).ok
+    report = check_function(mod.NET, mod.single_sample)
+    assert report.ok, report.table()
+    [note] = [n for n in report.notes if "takes one sample" in n]
+    assert note.startswith(f"single_sample takes one sample: for a batch (N = 3) it raised {error}")
+    assert note.endswith("so it is called once per sample and the results averaged (the loss "
+                         "is a mean over the batch)")
 
 
 def test_in_place_updates_leave_the_callers_draws_alone():
@@ -142,8 +149,15 @@ def test_cli_wrong_code_exits_1_with_json(capsys):
 def test_cli_batch_option(capsys):
     mod = MODULES["row"]
     target = f"{BACKPROPS / 'row.py'}:single_sample"
-    assert _run(capsys, "check", mod.NET, "--python", target)[0] == 1
-    assert _run(capsys, "check", mod.NET, "--python", target, "--batch", "1")[0] == 0
+    status, out, _ = _run(capsys, "check", mod.NET, "--python", target)
+    assert status == 0 and "called once per sample" in out
+    status, out, _ = _run(capsys, "check", mod.NET, "--python", target, "--batch", "1")
+    assert status == 0 and "called once per sample" not in out
+    assert "batch sizes 1, 1, 1" in out
+    target = f"{BACKPROPS / 'column.py'}:single_sample_transposed"
+    status, out, _ = _run(capsys, "check", MODULES["column"].NET, "--python", target)
+    assert status == 1 and "called once per sample" in out
+    assert "dW1 is transposed (layer 1): shape (3, 4) where (4, 3) belongs" in out
 
 
 def test_cli_file_folder_is_importable(tmp_path, capsys):

@@ -200,9 +200,9 @@ def test_the_report_says_what_was_assumed(capsys):
     assert status == 0 and "all right" in out
     assert ("Network([4, 5, 3]) built; parameters set in W1 -> self.weights[0], B1 -> "
             "self.biases[0], W2 -> self.weights[1], B2 -> self.biases[1]") in out
-    assert ("Network.backprop takes x, one sample: for a batch (N = 3) it returned dB1 of shape "
-            "(5, 3), for a batch of one every shape is right, so it is called once per sample "
-            "and the results summed") in out
+    assert ("Network.backprop takes one sample: for a batch (N = 3) it returned dB1 of shape "
+            "(5, 3) and it names its data for one sample (x), for one sample (a batch of one) "
+            "every shape is right, so it is called once per sample and the results summed") in out
     assert "returned a tuple of 2 lists (4 arrays), read by shape and order as (B1, B2, W1, W2)" in out
     status = main(["check", CS231N[0], "--python", f"{REAL}:TwoLayerNet.loss", "--targets", "labels"])
     out = capsys.readouterr().out

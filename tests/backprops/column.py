@@ -139,6 +139,13 @@ def single_sample(params, X, T):
     return g
 
 
+def single_sample_transposed(params, X, T):
+    """Fails for a batch, and for one sample returns dW1 transposed."""
+    g = single_sample(params, X, T)
+    g["W1"] = g["W1"].T
+    return g
+
+
 def outer_products(params, X, T):
     """dW1 as np.outer(dB1, x): right for a batch of one, silently wrong for a batch."""
     g = backprop(params, X, T)
@@ -256,7 +263,6 @@ EXPECTED = {
 }
 
 ERRORS = {
-    "single_sample": "it runs for a batch of one, so it is probably written for a single sample",
     "always_raises": "RuntimeError: not implemented yet when called with X (3, 3)",
     "returns_string": "returned str, not gradients",
 }
