@@ -17,6 +17,7 @@ SymPy expressions, as `KernelPrinter` prints them (stable sigmoid and softplus t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 
 import sympy as sp
 from sympy import MatMul, MatrixSymbol, Transpose
@@ -47,6 +48,7 @@ class TempPool:
     prefix: str = "_t"
     buffers: list[Buffer] = field(default_factory=list)
     busy: set[str] = field(default_factory=set)
+    pinned: set[str] = field(default_factory=set)
 
     def take(self, shape: str, boolean: bool = False) -> str:
         for buf in self.buffers:
@@ -59,6 +61,15 @@ class TempPool:
         return buf.name
 
     def release(self) -> None:
+        """Free every temporary but the pinned ones."""
+        self.busy = set(self.pinned)
+
+    def pin(self) -> None:
+        """Keep the busy temporaries busy until `unpin` (their values are read later on)."""
+        self.pinned = set(self.busy)
+
+    def unpin(self) -> None:
+        self.pinned = set()
         self.busy.clear()
 
 
@@ -76,6 +87,24 @@ class BufferPrinter:
         self.temps = temps
         self.shape = ""
         self.pending: list[str] = []
+        self.known: dict[str, str] | None = None
+        self.ones: dict[str, str] = {}
+        self.lse = False
+
+    def ones_array(self, shape: str) -> str:
+        """The name of a workspace array of ones of `shape` ("(N, 1)", "(1, 10)", "(N,)"): sums
+        are products with it (D 1 is `np.dot(D, _ones_N)`), as the write-up writes them and at
+        a fraction of the cost of `np.add.reduce`."""
+        size = [d.strip() for d in shape.strip("()").split(",") if d.strip() not in ("", "1")]
+        name = f"_ones_{size[0] if size else 1}"
+        self.ones[name] = shape
+        return name
+
+    def remember(self, code: str, name: str) -> None:
+        """Record that the call `code` (ending in `out=name`) left its value in `name`, so a
+        later call with the same function and arguments reads `name` instead (see `known`)."""
+        if self.known is not None:
+            self.known[_key(code)] = name
 
     # ------------------------------------------------------------------ entry point
 
@@ -96,7 +125,7 @@ class BufferPrinter:
         if isinstance(expr, Transpose) and isinstance(expr.arg, MatrixSymbol):
             return f"{self.printer.doprint(expr.arg)}.T"  # a view, never a copy
         if isinstance(expr, sp.Expr) and expr.is_number:
-            return self.printer.doprint(expr)
+            return _number(self.printer, expr)
         method = getattr(self, f"_{type(expr).__name__}", None)
         if method is None:
             for cls in type(expr).__mro__:
@@ -128,10 +157,13 @@ class BufferPrinter:
             else:
                 codes.append(self.into(arg, None))
         tail = f", {extra}" if extra else ""
-        return f"{func}({', '.join(codes)}{tail}, out={out})"
+        code = f"{func}({', '.join(codes)}{tail}, out={out})"
+        if self.known is not None and _key(code) in self.known:
+            return self.known[_key(code)]  # computed already: P - T for the loss and delta_L
+        return code
 
     def _temp(self, expr) -> str:
-        return self.temps.take(self.shape, boolean=isinstance(expr, sp.core.relational.Relational))
+        return self.temps.take(self.shape, boolean=_boolean(expr))
 
     def _fold(self, func: str, args: list, out: str) -> str:
         code = self.call(func, args[:2], out)
@@ -152,16 +184,16 @@ class BufferPrinter:
         if coeff != 1:
             return self._scale(coeff, MatMul(*factors) if len(factors) > 1 else factors[0], out)
         if len(factors) == 2 and _ones(factors[1]) == "column":  # D 1: sum over the batch
-            return self.call("np.add.reduce", [factors[0]], out, "axis=1, keepdims=True")
+            return self.call("np.dot", [factors[0], self.ones_array("(N, 1)")], out)
         if len(factors) == 2 and _ones(factors[0]) == "row":  # 1^T D: sum over the batch
-            return self.call("np.add.reduce", [factors[1]], out, "axis=0")
+            return self.call("np.dot", [self.ones_array("(N,)"), factors[1]], out)
         if len(factors) == 2 and _ones(factors[1]) == "row":  # B 1^T broadcasts
             return self.into(factors[0], out)
         if len(factors) == 2 and _ones(factors[0]) == "column":  # 1 B broadcasts
             return self.into(factors[1], out)
         if len(factors) != 2:
             raise NotImplementedError(f"a product of {len(factors)} matrices: {expr}")
-        return self.call("np.matmul", factors, out)
+        return self.call("np.dot", factors, out)
 
     def _HadamardProduct(self, expr, out):
         return self._fold("np.multiply", list(expr.args), out)
@@ -180,17 +212,32 @@ class BufferPrinter:
         return self._shared(scalar, out)
 
     def _over_units(self, record: activations.OverUnits, expr: Activated, out):
-        # The record's stable form (softmax: exp(G - LSE)); first LSE, the log-sum-exp of the
-        # record's exponent over the unit axis, through the module helper _logsumexp_into
-        # (which uses `out` as its scratch before the stable form overwrites it).
-        self.printer.helpers.add("logsumexp_into")
+        # s = the sum over the units of the record's summand exp(u), computed shifted by the
+        # units' maximum m (exp(u - m) never overflows) into `out`; LSE = m + log s_shifted is
+        # log s. The value is then the record's value(summand, s) at the shifted summand and
+        # sum where it is unchanged by the shift (softmax: exp(u) / s), else its stable form
+        # in LSE.
+        self.lse = True
         g = _symbol(expr.arg)
         u = record.exponent.xreplace({activations.z: g})
-        u_code = self.into(u, None if u == g else self._temp(u))
-        total = self.temps.take("(1, N)" if expr.axis == 0 else "(N, 1)")
-        self.pending.append(
-            f"_logsumexp_into({u_code}, axis={expr.axis}, out=LSE, scratch={out}, total={total})"
-        )
+        u_code = self.into(u, None)
+        if not _atom(u):
+            u_code = self._temp(u)
+            self.pending.append(self.into(u, u_code))
+        axis, units = expr.axis, self.shape.strip("()").split(",")[expr.axis].strip()
+        reduced = "(1, N)" if axis == 0 else "(N, 1)"
+        total, log_total = self.temps.take(reduced), self.temps.take(reduced)
+        ones = self.ones_array(f"(1, {units})" if axis == 0 else f"({units}, 1)")
+        summed = f"np.dot({ones}, {out}, out={total})" if axis == 0 else f"np.dot({out}, {ones}, out={total})"
+        self.pending += [
+            f"np.maximum.reduce({u_code}, axis={axis}, keepdims=True, out=LSE)",
+            f"np.exp(np.subtract({u_code}, LSE, out={out}), out={out})",
+            summed,
+            f"np.add(LSE, np.log({total}, out={log_total}), out=LSE)",
+        ]
+        if _shift_invariant(record):
+            shifted = {record.summand: sp.Symbol(out, real=True), activations.s: sp.Symbol(total, real=True)}
+            return self.into(record.value.xreplace(shifted), out)
         lse = sp.Symbol("LSE", real=True)
         return self.into(record.stable.xreplace({activations.z: g, activations.lse: lse}), out)
 
@@ -240,10 +287,11 @@ class BufferPrinter:
         return self._fold("np.minimum", sorted(expr.args, key=lambda a: a.is_number), out)
 
     def _Heaviside(self, expr, out):
-        # H(x) with H(0) = 0: the comparison written straight into a float buffer (0.0 / 1.0).
+        # H(x) with H(0) = 0: the comparison x > 0, into a boolean mask where H is a factor of
+        # a product (a temporary), or into a float array (0.0 / 1.0) where it is a value.
         if len(expr.args) > 1 and expr.args[1] != 0:
             raise NotImplementedError("only Heaviside(x, 0) is printed")
-        return self.call("np.greater", [expr.args[0], "0"], out)
+        return self.call("np.greater", [expr.args[0], "0.0"], out)
 
     def _Relational(self, expr, out):
         return self.call(_RELATIONS[expr.rel_op], [expr.lhs, expr.rhs], out)
@@ -363,6 +411,38 @@ def _broadcast(term):
     return term
 
 
+@cache
+def _shift_invariant(record: activations.OverUnits) -> bool:
+    """Whether the record's value is unchanged when its summand and their sum s are both
+    scaled by one positive factor (so exp(u - m) and their sum give the same value)."""
+    c = sp.Symbol("c", positive=True)
+    scaled = record.value.xreplace({record.summand: c * record.summand, activations.s: c * activations.s})
+    return sp.simplify(scaled - record.value) == 0
+
+
+def _key(code: str) -> str:
+    """A call without its `out=`: what it computes, whatever buffer it writes."""
+    head, _, _ = code.rpartition(", out=")
+    return head + ")"
+
+
+def _boolean(expr) -> bool:
+    """Whether `expr` is a 0/1 mask that a temporary can hold as booleans: a comparison, or a
+    step H(x) (relu's derivative) that multiplies something, which NumPy multiplies by a
+    boolean array at a third of the cost of a float 0/1 array."""
+    if isinstance(expr, ActivationPrime):
+        expr = expr.activation.derivative_at(activations.z, activations.r, expr.alpha)
+    return isinstance(expr, (sp.core.relational.Relational, sp.Heaviside))
+
+
+def _number(printer: KernelPrinter, expr) -> str:
+    """A number as a ufunc argument: integers as floats (`0.0`), which NumPy takes without an
+    integer-overflow check and which, being Python floats, keep a float32 array float32."""
+    if expr.is_Integer:
+        return f"{int(expr)}.0"
+    return printer.doprint(expr)
+
+
 def _atom(expr) -> bool:
     if isinstance(expr, (MatrixSymbol, sp.Symbol)):
         return True
@@ -421,5 +501,7 @@ def _named(printer: BufferPrinter, expr) -> str:
     if _atom(expr):
         return printer.into(expr, None)
     temp = printer.temps.take(printer.shape)
-    printer.pending.append(printer.into(expr, temp))
+    code = printer.into(expr, temp)
+    printer.pending.append(code)
+    printer.remember(code, temp)
     return temp

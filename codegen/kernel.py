@@ -20,6 +20,7 @@ nan. `loss_and_grads` always uses the cached logits.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import sympy as sp
@@ -51,11 +52,13 @@ class Line:
 
 @dataclass(frozen=True)
 class Array:
-    """A workspace array: its name, shape text in N and NumPy dtype text."""
+    """A workspace array: its name, shape text in N, NumPy dtype text and the NumPy function
+    that makes it (`np.empty`, or `np.ones` for the ones vectors sums multiply by)."""
 
     name: str
     shape: str
     dtype: str
+    make: str = "np.empty"
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,9 @@ class KernelView:
     step_loss: list[Line]
     step_loss_cache: list[str]
     step_loss_buffers: list[str]
+    step_params: list[str]
+    step_backward: list[Line]
+    step_buffers: list[str]
     calls_per_step: int
 
 
@@ -142,10 +148,11 @@ def kernel_view(derivation: Derivation) -> KernelView:
 
     printer.used = set()
     forward, forward_written, forward_temps = buffered_lines(derivation.forward)
+    forward_ones, buffered.ones = buffered.ones, {}
     printer.used = set()
     backward, backward_written, backward_temps = buffered_lines(derivation.backward)
     backward_used = set(printer.used)
-    over_units = "logsumexp_into" in printer.helpers
+    over_units = buffered.lse
 
     param_names = net.param_names()
     cache = ["X"] + [eq.name for eq in derivation.forward] + (["LSE"] if over_units else [])
@@ -173,6 +180,19 @@ def kernel_view(derivation: Derivation) -> KernelView:
     step_temps = set(temps.busy)
     temps.release()
 
+    # loss_and_grads in one body: forward, the loss, then backward reading what the loss
+    # computed (mse's P - T is delta_L's too), with the loss's temporaries kept meanwhile.
+    buffered.known = {}
+    printer.used = set()
+    fused_pending, _ = total(buffered, step_term, derivation.shape_text("P"))
+    temps.pin()
+    step_backward, _, fused_temps = buffered_lines(derivation.backward)
+    fused_temps |= temps.pinned
+    temps.unpin()
+    buffered.known = None
+    if fused_pending != step_pending:
+        raise AssertionError("the loss printed twice differently")
+
     def arrays(names: list[str], used: set[str]) -> list[Array]:
         out = [Array(n, shapes.get(n) or derivation.shape_text(n), "dtype") for n in names]
         return out + [
@@ -193,6 +213,17 @@ def kernel_view(derivation: Derivation) -> KernelView:
             printer, derivation, term, {losses.g: g_name, losses.t: "T", activations.lse: "LSE"}
         )
         logit_loss = LogitLoss(g_name, pre, value)
+
+    def ones(named: dict[str, str]) -> list[Array]:
+        return [Array(name, shape, "dtype", "np.ones") for name, shape in sorted(named.items())]
+
+    forward_buffers = arrays(forward_written + (["LSE"] if over_units else []), forward_temps) + ones(forward_ones)
+    backward_buffers = arrays(backward_written, backward_temps | step_temps | fused_temps) + ones(buffered.ones)
+    step_text = "\n".join(line.text for line in forward + step_loss + step_backward)
+    step_buffers = []
+    for array in forward_buffers + backward_buffers:
+        if array.name not in step_buffers and re.search(rf"\b{array.name}\b", step_text):
+            step_buffers.append(array.name)
 
     return KernelView(
         name=net.name,
@@ -220,18 +251,21 @@ def kernel_view(derivation: Derivation) -> KernelView:
         helpers=sorted(printer.helpers),
         backward_needs_n="N" in backward_used,
         loss_needs_n=bool(derivation.loss.scale.free_symbols),
-        forward_buffers=arrays(forward_written + (["LSE"] if over_units else []), forward_temps),
-        backward_buffers=arrays(backward_written, backward_temps | step_temps),
+        forward_buffers=forward_buffers,
+        backward_buffers=backward_buffers,
         step_loss=step_loss,
         step_loss_cache=[n for n in cache if n in step_loss_used],
         step_loss_buffers=sorted(step_temps),
-        calls_per_step=sum(_calls(line.rhs) for line in forward + backward + step_loss),
+        step_params=param_names,
+        step_backward=step_backward,
+        step_buffers=step_buffers,
+        calls_per_step=sum(_calls(line.rhs) for line in forward + step_loss + step_backward),
     )
 
 
 def _calls(code: str) -> int:
     """How many NumPy functions a printed statement calls (helpers count as what they call)."""
-    helpers = {"_logsumexp_into(": 5, "_where(": 2}
+    helpers = {"_where(": 2}
     count = code.count("np.")
     for name, calls in helpers.items():
         count += calls * code.count(name)

@@ -267,7 +267,7 @@ def test_header_names_spec_digest_and_generator():
     text = render_network(net)
     assert net.inline() in text and net.digest() in text
     assert "gradscribe 0.1.0" in text and "do not edit by hand" in text
-    assert "np.matmul(D3, R2.T, out=dW3)  # eq:dW3" in text
+    assert "np.dot(D3, R2.T, out=dW3)  # eq:dW3" in text
     import_lines = [line for line in text.splitlines() if line.startswith(("import", "from"))]
     assert import_lines == ["import numpy as np"]
 
@@ -297,3 +297,22 @@ def test_codegen_command(cli, tmp_path):
     assert status == 0 and out == target.read_text()
     status, out, err = cli("codegen", "2-3-1:rleu,identity:mse")
     assert status == 2 and out == "" and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("hidden,out,loss,layout", COMBOS)
+def test_loss_and_grads_runs_the_same_arithmetic_as_forward_loss_and_backward(hidden, out, loss, layout):
+    # loss_and_grads has its own body (forward, loss and backward inlined): every gradient it
+    # returns is bit for bit what backward returns from forward's cache, and its loss is loss(P, T)'s.
+    net, module = kernel(inline((3, 4, 2), hidden, out, loss, layout))
+    params, X, T = draw(net, np.random.default_rng(11), 5)
+    value, grads = module.loss_and_grads(params, X, T)
+    P, cache = module.forward(params, X)
+    expected = module.backward(params, cache, T)
+    assert grads.keys() == expected.keys() == params.keys()
+    for key in params:
+        assert np.array_equal(grads[key], expected[key]), (key, grads[key], expected[key])
+    assert value == pytest.approx(module.loss(P, T), rel=1e-13, abs=1e-15)
+    ws = module.make_workspace(5, np.float64)
+    value_ws, grads_ws = module.loss_and_grads(params, X, T, workspace=ws)
+    assert value_ws == value
+    assert all(np.array_equal(grads_ws[key], grads[key]) for key in params)
