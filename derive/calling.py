@@ -38,6 +38,9 @@ class Outcome:
     modified: dict = field(default_factory=dict)
     #: params FUNC replaced in the dict it was given
     replaced: list = field(default_factory=list)
+    #: key -> "float32" or "float16" for gradients FUNC returned in a lower precision (they
+    #: cross as float64 and are cast back, so the checker judges them at their precision)
+    dtypes: dict = field(default_factory=dict)
     #: gradient key -> param, where FUNC returned the parameter array itself
     aliases: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
@@ -154,6 +157,10 @@ def call_and_collect(adapter, params: dict, X: np.ndarray, T: np.ndarray, batch:
                 outcome.grads[key] = as_float_array(value)
             except ReturnError as exc:
                 outcome.bad[key] = f"{key}: {exc}"
+            else:
+                low = _low_precision(value)
+                if low is not None:
+                    outcome.dtypes[key] = low
             for k, array in passed.items():
                 if value is array:
                     outcome.aliases[key] = k
@@ -169,6 +176,16 @@ def call_and_collect(adapter, params: dict, X: np.ndarray, T: np.ndarray, batch:
         if not np.array_equal(before, after):
             outcome.notes.append(f"{name} modified {label} in place")
     return outcome
+
+
+LOW_PRECISION = ("float32", "float16")
+
+
+def _low_precision(value) -> str | None:
+    """"float32" / "float16" for an array or NumPy scalar of that type, else None."""
+    if isinstance(value, (np.ndarray, np.generic)) and str(value.dtype) in LOW_PRECISION:
+        return str(value.dtype)
+    return None
 
 
 def _shape(a) -> str:

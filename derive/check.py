@@ -28,6 +28,7 @@ from .diagnose import (
     confinement,
     errors,
     numpy_value,
+    precision_of,
     shape_text,
 )
 from .evaluate import ExactBackend, NumpyBackend, evaluate, run
@@ -434,7 +435,7 @@ def _check_function(net, func, batch, seed, targets) -> CheckReport:
                 f"'{key}' is not a parameter of the network: key gradients like the params "
                 f"({', '.join(known)})")
             continue
-        got, why = [], None
+        got, why, eps = [], None, 0.0
         for grads, d in zip(returned, draws):
             value = grads.get(key) if key in grads else calling.Bad(
                 f"returned at N = {draws[0].batch} but not at N = {d.batch}")
@@ -446,13 +447,14 @@ def _check_function(net, func, batch, seed, targets) -> CheckReport:
             except calling.ReturnError as exc:
                 why = f"{key}: {exc}"
                 break
+            eps = max(eps, precision_of(value))
         if why is not None:
             report.params[key] = ParamResult(
                 key, False, None, None, tuple(diagnoser.expected("d" + key)[0].shape), None, why)
             continue
-        raw[key] = got
-    for key, got in raw.items():
-        report.params[key] = _judge(diagnoser, "d" + key, key, got, modified.get(key))
+        raw[key] = got, eps
+    for key, (got, eps) in raw.items():
+        report.params[key] = _judge(diagnoser, "d" + key, key, got, modified.get(key), eps)
     for key, note in modified.items():
         if key not in report.params:
             report.params[key] = ParamResult(
@@ -739,9 +741,12 @@ def _failure_text(derivation, caller, name, exc, params, X, T, batch, rng, targe
     return message
 
 
-def _judge(diagnoser: Diagnoser, grad_name: str, key: str, got: list, note: str | None) -> ParamResult:
-    """The verdict on one gradient received at every draw."""
+def _judge(diagnoser: Diagnoser, grad_name: str, key: str, got: list, note: str | None,
+           eps: float = 0.0) -> ParamResult:
+    """The verdict on one gradient received at every draw (computed in a precision of unit
+    roundoff `eps`: float32 code is held to float32's rounding, not float64's)."""
     want = diagnoser.expected(grad_name)
+    rtol = diagnoser.roundoff_rtol(grad_name, eps)
     expected_shape = tuple(want[0].shape)
     if any(g is None or g.dtype == object for g in got):
         return ParamResult(key, False, None, None, expected_shape, None,
@@ -752,11 +757,11 @@ def _judge(diagnoser: Diagnoser, grad_name: str, key: str, got: list, note: str 
     if all(f[0] is not None for f in figures):
         abs_err = max(f[0] for f in figures)
         rel_err = max(f[1] for f in figures)
-    ok = all(close(g, w) for g, w in zip(got, want))
+    ok = all(close(g, w, rtol) for g, w in zip(got, want))
     diagnosis = None
     if not ok:
         try:
-            diagnosis, facts = diagnoser.explain(grad_name, got)
+            diagnosis, facts = diagnoser.explain(grad_name, got, rtol)
         except Exception:  # noqa: BLE001  # a candidate that cannot be evaluated must not hide the verdict
             diagnosis, facts = None, {}
         if diagnosis is None:

@@ -453,6 +453,8 @@ class Adapter:
         self.label = self.target.label
         self.notes: list[str] = []
         self.slots: dict[str, list[Slot]] = {}
+        #: per parameter held by the instance: "as is", "transposed" or "reshaped"
+        self.how: dict[str, str] = {}
         self.instance = None
         bound = self.target.function
         if self.target.cls is not None:
@@ -489,8 +491,18 @@ class Adapter:
             return
         self.notes.append(f"{how} {'built' if strict else 'used'}; parameters set in " + ", ".join(
             f"{k} -> {self.slots[k][0].where}" for k in param_names(net) if k in self.slots))
+        self.how = {k: _fits(net, k, slots[0].stored) for k, slots in self.slots.items()}
+        # square weights look the same either way: stored like the others (all of the
+        # non-square ones transposed: transposed too)
+        weights = [k for k in self.how if k[0] == "W"]
+        square = [k for k in weights if len(set(self.slots[k][0].stored)) == 1]
+        if square and len(square) < len(weights) and all(
+                self.how[k] == "transposed" for k in weights if k not in square):
+            self.how.update((k, "transposed") for k in square)
+            self.notes.append(f"{', '.join(square)} {'is' if len(square) == 1 else 'are'} square: "
+                              "taken as stored transposed like the other weights")
         for k in param_names(net):
-            if k in self.slots and _fits(net, k, self.slots[k][0].stored) == "transposed":
+            if k in self.slots and self.how[k] == "transposed" and k not in square:
                 self.notes.append(
                     f"{k} is stored transposed, {_shape(self.slots[k][0].stored)} where the "
                     f"{net.layout} layout has {_shape(layout_shape(net, k))}: its gradient is "
@@ -512,7 +524,7 @@ class Adapter:
         """Set the parameters, call FUNC and return what it returned (exceptions propagate)."""
         for k, slots in self.slots.items():
             value = params[k]
-            how = _fits(self.net, k, slots[0].stored)
+            how = self.how[k]
             if how == "transposed":
                 value = value.T
             elif how == "reshaped":
@@ -541,8 +553,8 @@ class Adapter:
             if k in self.slots:
                 stored = self.slots[k][0].stored
                 arr = _as_float(v)
-                if arr is not None and arr.shape == stored and stored != layout_shape(self.net, k):
-                    v = arr.T if _fits(self.net, k, stored) == "transposed" else arr.reshape(
+                if arr is not None and arr.shape == stored and self.how[k] != "as is":
+                    v = arr.T if self.how[k] == "transposed" else arr.reshape(
                         layout_shape(self.net, k))
             out[k] = v
         return Outcome(out, notes)
@@ -700,7 +712,10 @@ def combine(outcomes: list[Outcome], mean: bool) -> Outcome:
             grads[k] = v
             continue
         total = np.sum(np.stack([a.astype(float) for a in arrays]), axis=0)
-        grads[k] = total / len(arrays) if mean else total
+        total = total / len(arrays) if mean else total
+        kind = np.result_type(*arrays)
+        # float32 code stays float32: it is held to float32's rounding
+        grads[k] = total.astype(kind) if kind.kind == "f" and kind.itemsize < 8 else total
     notes = []
     for o in outcomes:
         notes += [n for n in o.notes if n not in notes]

@@ -44,13 +44,26 @@ def numpy_value(derivation: Derivation, name: str, value) -> np.ndarray:
     return value
 
 
-def close(got, want) -> bool:
-    """Same shape and equal to RTOL relative to the largest entry of `want`."""
+def close(got, want, rtol: float = RTOL, atol: float = 1e-12) -> bool:
+    """Same shape and equal to `rtol` relative to the largest entry of `want` (plus `atol`)."""
     got, want = np.asarray(got), np.asarray(want)
     if got.shape != want.shape or not np.all(np.isfinite(got)):
         return False
     scale = float(np.max(np.abs(want))) if want.size else 0.0
-    return bool(np.max(np.abs(got - want), initial=0.0) <= RTOL * scale + 1e-12)
+    return bool(np.max(np.abs(got - want), initial=0.0) <= rtol * scale + atol)
+
+
+#: how many times the measured rounding sensitivity a lower-precision result may be off
+ROUNDOFF_MARGIN = 32
+
+
+def precision_of(value) -> float:
+    """The unit roundoff of the floating-point type FUNC computed `value` in: float32's and
+    float16's for such arrays and scalars, float64's for everything else."""
+    dtype = getattr(value, "dtype", None)
+    if isinstance(value, (np.ndarray, np.generic)) and dtype.kind == "f" and dtype.itemsize < 8:
+        return float(np.finfo(dtype).eps)
+    return float(np.finfo(np.float64).eps)
 
 
 def errors(got, want) -> tuple[float | None, float | None]:
@@ -157,16 +170,28 @@ def _add_output_prime(derivation: Derivation) -> Derivation | None:
     net = derivation.network
     L = net.depth
     act = net.layers[-1].act
-    if not net.loss_def.fused or not act.elementwise:
+    if not net.loss_def.fused:
         return None
     G, R = derivation.symbols[f"G{L}"], derivation.symbols[f"R{L}"]
+    # softmax's "derivative" as people write it: the diagonal of its Jacobian, P (1 - P) --
+    # sigmoid's derivative formula in terms of the output
+    prime = (ActivationPrime(act.name, net.alpha_of(L), G, R) if act.elementwise
+             else ActivationPrime("sigmoid", 0, G, R))
     backward = []
     for eq in derivation.backward:
         if eq.name == f"D{L}":
-            rhs = HadamardProduct(eq.rhs, ActivationPrime(act.name, net.alpha_of(L), G, R))
+            rhs = HadamardProduct(eq.rhs, prime)
             eq = Equation(eq.lhs, rhs, eq.label, eq.layer, eq.role)
         backward.append(eq)
     return Derivation(net, derivation.symbols, derivation.forward, derivation.loss, tuple(backward))
+
+
+#: derivatives written in terms of the output r = f(z), as people remember them
+_OUTPUT_FORMS = {"sigmoid": "r (1 - r)", "tanh": "1 - r²"}
+
+
+def _index_slip(used: int, right: int) -> str:
+    return "a layer index off by one" if abs(used - right) == 1 else "a wrong layer index"
 
 
 def variants(derivation: Derivation) -> list[Variant]:
@@ -191,6 +216,15 @@ def variants(derivation: Derivation) -> list[Variant]:
             f"(f' written in terms of r = f(z))"),
             ActivationPrime(act.name, alpha, G, G),
         ))
+        for j in range(1, net.depth + 1):
+            # f' taken at another layer's pre-activation of the same width (zs[-k + 1] for zs[-k])
+            if j != l and net.sizes[j] == net.sizes[l]:
+                Gj = derivation.symbols[f"G{j}"]
+                candidates.append((
+                    f"at{j}_{l}",
+                    f"computes layer {l}'s {act.name}'(·) at G{j} instead of G{l} ({_index_slip(j, l)})",
+                    ActivationPrime(act.name, alpha, Gj, Activated(act.name, alpha, Gj)),
+                ))
         for other in activations.ACTIVATIONS.values():
             # constant derivatives (identity, step) are the 'missing' slip or all zeros
             if other.name == act.name or not other.elementwise or not other.derivative.free_symbols:
@@ -207,6 +241,14 @@ def variants(derivation: Derivation) -> list[Variant]:
                 f"uses {other.name}'s derivative where layer {l}'s {act.name}' belongs",
                 ActivationPrime(other.name, o_alpha, G, Activated(other.name, o_alpha, G)),
             ))
+            if other.name in _OUTPUT_FORMS:
+                # s(1 - s) or 1 - s**2 written on the pre-activation: z (1 - z) where f' belongs
+                candidates.append((
+                    f"{other.name}GG{l}",
+                    (f"uses {other.name}'s derivative formula {_OUTPUT_FORMS[other.name]} on G{l} "
+                     f"(the pre-activation) where layer {l}'s {act.name}' belongs"),
+                    ActivationPrime(other.name, o_alpha, G, G),
+                ))
         for key, slip, replacement in candidates:
             changed = _replace_prime(derivation, l, replacement)
             if changed is not None:
@@ -215,8 +257,9 @@ def variants(derivation: Derivation) -> list[Variant]:
     if extra is not None:
         L = net.depth
         act = net.layers[-1].activation
+        factor = f"{act}'(G{L})" if net.layers[-1].act.elementwise else f"P ⊙ (1 - P) ({act}'s diagonal)"
         out.append(Variant(f"extra{L}", L,
-                           f"multiplies δ{L} by {act}'(G{L}), which the fused {act} + {net.loss} "
+                           f"multiplies δ{L} by {factor}, which the fused {act} + {net.loss} "
                            f"delta (P - T) already accounts for", extra))
     return out
 
@@ -278,6 +321,8 @@ class Diagnoser:
         self.net = derivation.network
         self.draws = draws
         self._variants = None
+        self._rtol = RTOL  # the tolerance of the explanation under way
+        self._perturbed: dict = {}
 
     # values of a (possibly wrong) derivation at every draw, NumPy-shaped
     def _variant_values(self, variant: Variant, name: str) -> list[np.ndarray]:
@@ -297,8 +342,35 @@ class Diagnoser:
     def expected(self, name: str) -> list[np.ndarray]:
         return [numpy_value(self.derivation, name, d.values[name]) for d in self.draws]
 
-    def explain(self, name: str, got: list[np.ndarray]) -> tuple[str, dict]:
-        """One sentence for gradient `name` (dW2, dB2, D2), and facts for the propagation pass."""
+    def roundoff_rtol(self, name: str, eps: float) -> float:
+        """The relative tolerance (to the largest entry, as `close`) for gradient `name`
+        computed in a precision of unit roundoff `eps` (float32 code): ROUNDOFF_MARGIN times the
+        change of the derivation's value when every input is perturbed by a relative ±eps
+        (random signs, seeded; the measured conditioning, cancellations included) plus eps.
+        RTOL for float64."""
+        if eps <= np.finfo(np.float64).eps:
+            return RTOL
+        worst = 0.0
+        for i, d in enumerate(self.draws):
+            want = np.asarray(d.values[name], float)
+            scale = float(np.max(np.abs(want), initial=0.0))
+            if scale == 0:
+                continue
+            for trial in range(2):
+                key = (i, eps, trial)
+                if key not in self._perturbed:
+                    rng = np.random.default_rng(1000 * i + trial)
+                    env = {k: np.asarray(v, float) * (1 + eps * rng.choice((-1.0, 1.0), np.shape(v)))
+                           for k, v in d.env.items()}
+                    self._perturbed[key] = run(self.derivation, env, d.batch, NumpyBackend())
+                moved = np.asarray(self._perturbed[key][name], float)
+                worst = max(worst, float(np.max(np.abs(moved - want))) / scale + eps)
+        return max(RTOL, ROUNDOFF_MARGIN * worst)
+
+    def explain(self, name: str, got: list[np.ndarray], rtol: float = RTOL) -> tuple[str, dict]:
+        """One sentence for gradient `name` (dW2, dB2, D2), and facts for the propagation pass;
+        every candidate is matched to `rtol` (`roundoff_rtol` for lower-precision results)."""
+        self._rtol = rtol
         layer = int(name.lstrip("dWBD"))
         want = self.expected(name)
         if any(np.asarray(g).dtype == object or not np.all(np.isfinite(np.asarray(g, float))) for g in got):
@@ -307,7 +379,7 @@ class Diagnoser:
         g_shape = np.shape(got[0])
         same = all(np.shape(g) == w.shape for g, w in zip(got, want))
         if same:
-            if len(w_shape) == 2 and all(close(g, w.T) for g, w in zip(got, want)):
+            if len(w_shape) == 2 and all(close(g, w.T, self._rtol) for g, w in zip(got, want)):
                 return f"{name} is transposed (layer {layer}): it holds the values of {name}.T", {}
             factor = self._factor(got, want)
             if factor is not None:
@@ -317,21 +389,24 @@ class Diagnoser:
             for v in self._all_variants():
                 if v.origin < layer:
                     continue
-                if all(close(g, w) for g, w in zip(got, self._variant_values(v, name))):
+                if all(close(g, w, self._rtol) for g, w in zip(got, self._variant_values(v, name))):
                     if v.origin == layer:
                         return f"{name}: {v.slip}", {"origin": layer}
                     return ((f"{name} is wrong only because the error starts in layer {v.origin}, "
                             f"which {v.slip}, and propagates down to layer {layer}"),
                             {"origin": v.origin})
+            wrong_layer = self._wrong_layer(name, layer, got)
+            if wrong_layer is not None:
+                return wrong_layer, {"origin": layer}
             update = self._parameter_update(name, layer, got, want)
             if update is not None:
                 return update, {}
         else:
             # A transposed row or column vector is also a reshape: say transposed first.
-            if len(w_shape) == 2 and all(close(g, w.T) for g, w in zip(got, want)):
+            if len(w_shape) == 2 and all(close(g, w.T, self._rtol) for g, w in zip(got, want)):
                 return ((f"{name} is transposed (layer {layer}): shape {shape_text(g_shape)} "
                         f"where {shape_text(w_shape)} belongs"), {})
-            if all(np.size(g) == w.size and close(np.reshape(g, w.shape), w) for g, w in zip(got, want)):
+            if all(np.size(g) == w.size and close(np.reshape(g, w.shape), w, self._rtol) for g, w in zip(got, want)):
                 return ((f"{name} (layer {layer}) has the right values in another shape: "
                         f"{shape_text(g_shape)} instead of {shape_text(w_shape)}"), {"shape": True})
             reduction = self._reduction(name, layer, got)
@@ -339,12 +414,41 @@ class Diagnoser:
                 return reduction, {}
         return None, {}
 
+    def _wrong_layer(self, name, layer, got):
+        """dW_l built from another layer's input R_j or another layer's δ_j (same shapes)."""
+        if not name.startswith("dW"):
+            return None
+        column = self.derivation.layout == "column"
+
+        def product(d, delta, inp):
+            D = np.asarray(d.values[f"D{delta}"], float)
+            R = np.asarray(d.values["X" if inp == 0 else f"R{inp}"], float)
+            return D @ R.T if column else R.T @ D
+
+        def rname(j):
+            return "X (R0)" if j == 0 else f"R{j}"
+
+        depth = self.net.depth
+        candidates = [(layer, j, (f"pairs δ{layer} with {rname(j)} instead of {rname(layer - 1)}, the "
+                                 f"input of layer {layer} ({_index_slip(j, layer - 1)})"))
+                      for j in range(depth + 1) if j != layer - 1]
+        candidates += [(j, layer - 1, f"uses δ{j} where δ{layer} belongs ({_index_slip(j, layer)})")
+                       for j in range(1, depth + 1) if j != layer]
+        for delta, inp, text in candidates:
+            try:
+                values = [product(d, delta, inp) for d in self.draws]
+            except ValueError:  # the shapes do not fit: not this slip
+                continue
+            if all(np.shape(g) == v.shape and close(g, v, self._rtol) for g, v in zip(got, values)):
+                return f"{name}: {text}"
+        return None
+
     def _parameter_update(self, name, layer, got, want):
         """A parameter (or a step W - lr dW) returned where its gradient belongs."""
         if name[:2] not in ("dW", "dB"):
             return None
         params = [numpy_value(self.derivation, name[1:], d.env[name[1:]]) for d in self.draws]
-        if all(close(g, p) for g, p in zip(got, params)):
+        if all(close(g, p, self._rtol) for g, p in zip(got, params)):
             return f"{name} (layer {layer}) is the parameter {name[1:]} itself, not its gradient"
         steps = []
         for g, p, w in zip(got, params, want):
@@ -354,7 +458,7 @@ class Diagnoser:
             steps.append(float(np.sum((p - g) * w) / denom))
         lr = steps[0]
         if lr != 0 and all(abs(c - lr) <= 1e-6 * abs(lr) for c in steps) and all(
-            close(g, p - lr * w) for g, p, w in zip(got, params, want)
+            close(g, p - lr * w, self._rtol) for g, p, w in zip(got, params, want)
         ):
             return (f"{name} (layer {layer}) is an updated parameter {name[1:]} - {lr:.3g} * {name}, "
                     f"not the gradient")
@@ -374,7 +478,7 @@ class Diagnoser:
             if denom == 0:
                 return None
             c = float(np.sum(g * w) / denom)
-            if not close(g, c * w):
+            if not close(g, c * w, self._rtol):
                 return None
             ratios.append(c)
         if all(abs(c) < 1e-12 for c in ratios):
@@ -386,14 +490,14 @@ class Diagnoser:
             ok = True
             for c, d in zip(ratios, self.draws):
                 value, _ = _factor_names(d.batch, n_out, *means)[index]
-                ok &= abs(c - value) <= 1e-6 * abs(value)
+                ok &= abs(c - value) <= max(1e-6, self._rtol) * abs(value)
             if ok:
                 matches.append(index)
         if matches:
             # several names can fit one factor (2 and n_L = 2; N and n_L with a fixed batch)
             names = _factor_names(self.draws[0].batch, n_out, *means)
             return " or ".join(names[i][1] for i in matches), ("table", matches[0]), ratios
-        if max(ratios) - min(ratios) <= 1e-6 * max(abs(c) for c in ratios):
+        if max(ratios) - min(ratios) <= max(1e-6, self._rtol) * max(abs(c) for c in ratios):
             c = ratios[0]
             frac = Fraction(c).limit_denominator(1000)
             shown = str(frac) if abs(float(frac) - c) <= 1e-9 * abs(c) else f"{c:.6g}"
@@ -432,7 +536,10 @@ class Diagnoser:
                     else:
                         cand = D.mean(axis=axis, keepdims=keepdims)
                     g = np.asarray(g, float)
-                    ok &= g.size == cand.size and close(g.reshape(cand.shape), cand)
+                    # a lower-precision sum of δ is off by its rounding, scaled by δ, not the sum
+                    atol = 1e-12 + (self._rtol * float(np.max(np.abs(D), initial=0.0))
+                                    if self._rtol > RTOL else 0.0)
+                    ok &= g.size == cand.size and close(g.reshape(cand.shape), cand, self._rtol, atol)
                 if ok:
                     return f"dB{layer} is {text}: got shape {shape_text(np.shape(got[0]))}"
         return None

@@ -409,6 +409,12 @@ def _outcome(header: dict, sent: dict, params: dict) -> calling.Outcome | None:
         else:
             return None
     modified.update((k, None) for k in reshaped)
+    dtypes = header.get("dtypes", {})
+    if not isinstance(dtypes, dict) or not all(
+            k in grads and v in calling.LOW_PRECISION for k, v in dtypes.items()):
+        return None
+    for k, v in dtypes.items():  # float32 results judged at float32's precision
+        grads[k] = grads[k].astype(v)
     return calling.Outcome(
         failure=None if failure is None else failure[:1000],
         grads=grads, raised=raised,

@@ -123,7 +123,7 @@ def serve(fd_in: int, fd_out: int, adapter) -> None:
                 "kind": "outcome", "failure": outcome.failure, "raised": outcome.raised,
                 "bad": outcome.bad, "notes": outcome.notes, "replaced": outcome.replaced,
                 "reshaped": [k for k, v in outcome.modified.items() if v is None],
-                "aliases": outcome.aliases,
+                "aliases": outcome.aliases, "dtypes": outcome.dtypes,
             }, sent)
         except BaseException as exc:  # noqa: BLE001  # e.g. MemoryError on huge returned arrays
             message = wire.encode({
