@@ -10,6 +10,7 @@ ufuncs such as the bias add; it does not grow with the batch, and is freed in th
 
 from __future__ import annotations
 
+import re
 import tracemalloc
 
 import numpy as np
@@ -84,3 +85,36 @@ def test_a_training_step_with_a_workspace_allocates_no_array(net_text):
 
     assert peak() > 512 * 1024  # the test can see an array being allocated
     assert peak(workspace=ws) < 256 * 1024, "a step with a workspace allocated an array"
+
+
+class _Counting:
+    """Stands for numpy (or one of its functions) in a generated module and counts the calls."""
+
+    def __init__(self, target, counter):
+        self._target, self._counter = target, counter
+
+    def __getattr__(self, name):
+        return _Counting(getattr(self._target, name), self._counter)
+
+    def __call__(self, *args, **kwargs):
+        self._counter.append(getattr(self._target, "__name__", repr(self._target)))
+        return self._target(*args, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "net_text,expected",
+    [("1-8-4-1:relu,relu,identity:mse", 23), ("784-128-10:relu,softmax:cross_entropy:row", 23)],
+)
+def test_a_step_makes_the_numpy_calls_its_header_states(net_text, expected, monkeypatch):
+    # The README's count for the default network (23: 8 products, 3 bias adds, 2 relus, 2 masks
+    # applied, 3 bias sums as products, delta_L in 1, the loss in 2) is what a step runs.
+    net, module = kernel(net_text)
+    params, X, T = draw(net, np.random.default_rng(2), 32)
+    ws = module.make_workspace(32, np.float64)
+    calls = []
+    monkeypatch.setattr(module, "np", _Counting(np, calls))
+    module.loss_and_grads(params, X, T, workspace=ws)
+    stated = int(re.search(r"\((\d+) NumPy calls per step\)", module.__doc__).group(1))
+    assert len(calls) == stated == expected, calls
+    products = sum(name == "dot" for name in calls)
+    assert products == 2 * net.depth + (net.depth - 1) + net.depth + (net.loss == "cross_entropy")
