@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from . import verification
 from .codegen.kernel import render_kernel
 from .codegen.writeup import equations_latex, render_writeup
-from .mathematics import chain, proof, spec
+from .mathematics import chain, spec
 from .mathematics.check import check_formula, check_function
 from .mathematics.spec import Network
+from .verification import Verification
 
-__all__ = ["Derived", "check_formula", "check_function", "derive", "load", "verify"]
+__all__ = ["Derived", "Verification", "check_formula", "check_function", "derive", "load", "verify"]
 
 
 def load(net: str | Network) -> Network:
@@ -60,6 +62,14 @@ def derive(net: str | Network, example: bool = False, lang: str = "en") -> Deriv
     return Derived(net, example=example, lang=lang)
 
 
-def verify(net: str | Network, **options) -> proof.ProofReport:
-    """Prove every derived formula of `net` against sympy.diff (see `gradscribe verify`)."""
-    return proof.prove(load(net), **options)
+def verify(
+    net: str | Network, max_width: int = 3, batch: int = 2, points: int = 2, seed: int = 0
+) -> Verification:
+    """What `gradscribe verify` checks: every derived formula of `net` proven against
+    sympy.diff (widths capped at `max_width`, batch N = `batch`, `points` exact points), and
+    the generated NumPy kernel checked against the definitions and finite differences.
+
+    The result's `ok` is true only when both pass; `.proof` and `.kernel` hold each part,
+    `.to_json()` is what `gradscribe verify --json` prints and `str()` its text report.
+    """
+    return verification.verify(load(net), max_width=max_width, batch=batch, points=points, seed=seed)
