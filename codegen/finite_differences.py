@@ -99,10 +99,10 @@ class ElementDifference:
         return {
             "param": self.param,
             "index": None if self.index is None else list(self.index),
-            "kernel": self.kernel,
-            "finite_differences": self.numeric,
-            "error": self.error,
-            "tolerance": self.tolerance,
+            "kernel": _number(self.kernel),
+            "finite_differences": _number(self.numeric),
+            "error": _number(self.error),
+            "tolerance": _number(self.tolerance),
         }
 
 
@@ -226,8 +226,8 @@ class KernelCheck:
             "entries_checked_one_by_one": self.checked,
             "tolerance": self.tolerances.to_json(),
             "forward": {
-                v.name: {"ok": v.ok, "error": v.error, "tolerance": v.tolerance,
-                         "kernel": v.kernel, "definition": v.definition,
+                v.name: {"ok": v.ok, "error": _number(v.error), "tolerance": _number(v.tolerance),
+                         "kernel": _number(v.kernel), "definition": _number(v.definition),
                          "index": None if v.index is None else list(v.index),
                          "shape_error": v.shape_error}
                 for v in self.forward
@@ -244,6 +244,11 @@ class KernelCheck:
             },
             "worst": None if worst is None else worst.to_json(),
         }
+
+
+def _number(x: float) -> float | None:
+    """JSON has no infinity or NaN: a value that is not finite is reported as null."""
+    return float(x) if np.isfinite(x) else None
 
 
 # ------------------------------------------------------------------------------ sizes

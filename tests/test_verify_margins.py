@@ -2,6 +2,7 @@
 through: the forward and loss check at saturated outputs, where float64 definitions used to
 cancel (log(1 - P) of binary cross-entropy) or overflow (log 0 after softmax underflows)."""
 
+import json
 import math
 
 import numpy as np
@@ -142,3 +143,29 @@ def test_a_point_where_the_definitions_overflow_is_redrawn(monkeypatch):
     monkeypatch.setattr(fd.Definitions, "finite", lambda self: False)
     with pytest.raises(fd.PointNotFound, match="the definitions stay finite in float64"):
         fd.check_kernel(spec.load("2-3-1:tanh,identity:mse"))
+
+
+def test_a_kernel_giving_nan_fails_and_the_json_stays_json(monkeypatch, cli):
+    original = fd.render_kernel
+
+    def planted(derivation):  # P[1, 0] is NaN
+        return original(derivation) + (
+            "\n\n_original_forward = forward\n\n\n"
+            "def forward(params, X, workspace=None):\n"
+            "    P, cache = _original_forward(params, X, workspace)\n"
+            "    P = P.copy()\n"
+            "    P[1, 0] = np.nan\n"
+            "    return P, cache\n"
+        )
+
+    monkeypatch.setattr(fd, "render_kernel", planted)
+
+    def refuse(name):
+        raise ValueError(f"{name} is not JSON")
+
+    status, out, err = cli("verify", "2-3-2:tanh,identity:mse", "--json")
+    data = json.loads(out, parse_constant=refuse)
+    assert status == 1 and "Traceback" not in err and data["ok"] is False
+    P, value = data["kernel"]["forward"]["P"], data["kernel"]["forward"]["loss"]
+    assert P["ok"] is False and P["index"] == [1, 0] and P["kernel"] is None and P["error"] is None
+    assert value["ok"] is False and value["kernel"] is None and value["definition"] > 0
