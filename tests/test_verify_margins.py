@@ -75,11 +75,21 @@ def test_binary_cross_entropy_at_saturated_logits(loss, layout):
     assert not off.ok and off.error == pytest.approx(1e-9 * want, rel=1e-3)
 
 
+# A logit 720 below its sample's largest: softmax's P = 2e-313 is subnormal in float64, with
+# 9 digits, so -t log P was off by 1e-9 (the 4096-4096-10 relu/softmax false alarm: logits up
+# to 400 made error 3.2e-8 against a bound of 2.3e-8). 800 below: P = 0, log P = -inf, and the
+# infinite bound passed anything.
+SOFTMAX_G = {
+    "subnormal": [[0.0, 5.0], [-720.0, 0.0], [3.0, -2.0]],
+    "zero": [[0.0, 5.0], [-800.0, 0.0], [3.0, -40.0]],
+}
+
+
 @pytest.mark.parametrize("loss", ["cross_entropy", "cross_entropy@sum"])
 @pytest.mark.parametrize("layout", ["column", "row"])
-def test_cross_entropy_where_softmax_underflows(loss, layout):
-    # Sample 1's second logit is 800 below the others: its probability underflows float64.
-    G = np.array([[0.0, 5.0], [-800.0, 0.0], [3.0, -40.0]])
+@pytest.mark.parametrize("case", sorted(SOFTMAX_G))
+def test_cross_entropy_where_softmax_underflows(loss, layout, case):
+    G = np.array(SOFTMAX_G[case])
     T = np.array([[0.2, 0.5], [0.3, 0.25], [0.5, 0.25]])
     if layout == "row":
         G, T = G.T, T.T
@@ -93,7 +103,7 @@ def test_cross_entropy_where_softmax_underflows(loss, layout):
     assert 0 < value.tolerance < 1e-12 * want and value.error <= MARGIN * value.tolerance
     assert checks["P"].ok and checks["P"].error <= MARGIN * checks["P"].tolerance
     off = forward_check(text, G, T, plant=LOSS_OFF)["loss"]
-    assert not off.ok  # an infinite definition used to pass anything (inf <= inf)
+    assert not off.ok and off.error == pytest.approx(1e-9 * want, rel=1e-3)
 
 
 def test_mse_of_a_saturated_sigmoid():
