@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
-from . import calling, conventions, losses, runner
+from . import calling, conventions, losses, precedence, runner
 from . import formula as formula_lang
 from .chain import Derivation, derive
 from .diagnose import (
@@ -976,6 +976,10 @@ def check_formula(net, text: str, batch: int | None = None, seed: int = 0) -> Ch
             f"{parsed.lhs} (layer {parsed.layer}): {why}")
         return report
     result = _judge(diagnoser, parsed.lhs, parsed.lhs, got, None)
+    if not result.ok and result.facts.get("plain"):
+        slip = _precedence_slip(net, parsed, derivation, draws)
+        if slip:
+            result.diagnosis = f"{parsed.lhs} (layer {parsed.layer}): {slip}"
     if result.ok and max(net.sizes) > EXACT_MAX_WIDTH:
         report.notes.append(f"judged numerically only: exact judgement is for widths up to "
                             f"{EXACT_MAX_WIDTH}")
@@ -994,6 +998,30 @@ def check_formula(net, text: str, batch: int | None = None, seed: int = 0) -> Ch
                                     f"(exact point, N = 2)")
     report.params[parsed.lhs] = result
     return report
+
+
+def _precedence_slip(net: Network, parsed, derivation: Derivation, draws: list) -> str | None:
+    """The sentence for a formula that is right once one pair of brackets is moved across a
+    ``* / @`` next to a ``+ -`` (``(P - T) * 1 - R3**2``), or None."""
+    for regrouped in precedence.regroupings(parsed.text):
+        if _formula_right(net, regrouped.text, parsed.lhs, derivation, draws):
+            return regrouped.explanation
+    return None
+
+
+def _formula_right(net: Network, text: str, lhs: str, derivation: Derivation, draws: list) -> bool:
+    """Is formula `text` right at every draw (False also when it is outside the language or its
+    shapes do not conform)?"""
+    try:
+        other = formula_lang.parse(text, net)
+        for d in draws:
+            env = _formula_env(derivation, d.values, lambda v: np.asarray(v, dtype=float))
+            value = np.asarray(formula_lang.evaluate(other, env, d.batch, net), dtype=float)
+            if not close(value, numpy_value(derivation, lhs, d.values[lhs])):
+                return False
+    except Exception:  # noqa: BLE001  # a regrouping outside the language or the shapes
+        return False
+    return True
 
 
 @functools.lru_cache(maxsize=16)
