@@ -117,7 +117,7 @@ def as_float_array(value) -> np.ndarray:
         raise ReturnError(f"an array of {array.dtype} ({type_name(value)}), not an array of numbers")
     if array.ndim > 8:
         raise ReturnError(f"an array with {array.ndim} dimensions")
-    return np.ascontiguousarray(array, dtype=np.float64)
+    return np.asarray(array, dtype=np.float64, order="C")  # (ascontiguousarray makes 0-d 1-d)
 
 
 # --------------------------------------------------------------------------- one whole call

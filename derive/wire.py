@@ -29,7 +29,8 @@ def encode(header: dict, arrays: dict) -> bytes:
     for name, array in arrays.items():
         buffer = io.BytesIO()
         dtype = np.int64 if np.asarray(array).dtype.kind in "iu" else np.float64
-        np.save(buffer, np.ascontiguousarray(array, dtype=dtype), allow_pickle=False)
+        # (not ascontiguousarray: it turns a 0-d array into shape (1,))
+        np.save(buffer, np.asarray(array, dtype=dtype, order="C"), allow_pickle=False)
         blob = buffer.getvalue()
         blobs.append(blob)
         listing.append([name, len(blob)])

@@ -165,3 +165,26 @@ def test_vector_samples():
     column = conventions.Shape((3, 4, 2), "column", (True, True))
     [(x0, t0)] = conventions.split_samples(column, X.T[:, :1], np.ones((2, 1)), 1, "vector")
     assert x0.tolist() == [0.0, 1.0, 2.0] and t0.shape == (2,)
+
+
+def test_scalars_cross_the_worker_as_scalars(tmp_path, capsys):
+    """One sample's class label reaches FUNC as an integer scalar (as ``y[i]`` is), and a
+    scalar returned for a (1, 1) gradient is reported with shape (), not (1,)."""
+    (tmp_path / "mine.py").write_text(
+        "import numpy as np\n"
+        "def one(W1, b1, x, label):\n"
+        "    assert x.shape == (2,) and isinstance(label, np.integer), (x.shape, type(label))\n"
+        "    s = x @ W1 + b1\n"
+        "    p = np.exp(s - s.max()); p /= p.sum(); p[label] -= 1\n"
+        "    return {'W1': np.outer(x, p), 'b1': p}\n"
+        "def scalar(params, X, T):\n"
+        "    D = params['W1'] @ X + params['B1'] - T\n"
+        "    return {'W1': np.float32((D @ X.T)[0, 0]), 'B1': np.float32(D.sum())}\n")
+    status = main(["check", "2-3:softmax:cross_entropy:row", "--python",
+                   f"{tmp_path / 'mine.py'}:one", "--targets", "labels"])
+    out = capsys.readouterr().out
+    assert status == 0 and "for one sample (plain vectors) every shape is right" in out, out
+    status = main(["check", "1-1:identity:half_sse", "--python", f"{tmp_path / 'mine.py'}:scalar"])
+    out = capsys.readouterr().out
+    assert status == 1
+    assert "dW1 (layer 1) has the right values in another shape: () instead of (1, 1)" in out
