@@ -230,10 +230,10 @@ class BufferPrinter:
         ones = self.ones_array(f"(1, {units})" if axis == 0 else f"({units}, 1)")
         summed = f"np.dot({ones}, {out}, out={total})" if axis == 0 else f"np.dot({out}, {ones}, out={total})"
         self.pending += [
-            f"np.maximum.reduce({u_code}, axis={axis}, keepdims=True, out=LSE)",
-            f"np.exp(np.subtract({u_code}, LSE, out={out}), out={out})",
-            summed,
-            f"np.add(LSE, np.log({total}, out={log_total}), out=LSE)",
+            f"np.maximum.reduce({u_code}, axis={axis}, keepdims=True, out=LSE)  # m: the max over the units",
+            f"np.exp(np.subtract({u_code}, LSE, out={out}), out={out})  # exp({u_code} - m) <= 1",
+            f"{summed}  # s: its sum over the units",
+            f"np.add(LSE, np.log({total}, out={log_total}), out=LSE)  # LSE = m + log s",
         ]
         if _shift_invariant(record):
             shifted = {record.summand: sp.Symbol(out, real=True), activations.s: sp.Symbol(total, real=True)}
