@@ -404,8 +404,7 @@ def _draw(module, derivation: Derivation, batch: int, rng, clearance: float):
     """
     best = None
     for _ in range(50):
-        params = module.init_params(rng)
-        params = {k: v + 0.3 * rng.standard_normal(v.shape) for k, v in params.items()}
+        params = _perturbed(module.init_params(rng), derivation.network, rng)
         X, T = draw_inputs(module, batch, rng)
         backend = NumpyBackend()
         _shift_biases_off_kinks(derivation, params, X, T, clearance, backend)
@@ -423,6 +422,18 @@ def _draw(module, derivation: Derivation, batch: int, rng, clearance: float):
         f"could not draw a point whose kinked pre-activations are {clearance:.1e} clear of 0 "
         f"(best {best[-1]:.1e})"
     )
+
+
+def _perturbed(params: dict, net: Network, rng) -> dict:
+    """init_params' point moved at random so that no entry is special (biases nonzero, no
+    symmetry): weights by 0.3 / sqrt(fan-in) standard normals, keeping each layer's G of
+    order one at any width (a fixed 0.3 would make a 4096-wide layer's G some 20 times its
+    inputs, saturate the outputs and swamp the finite differences' rounding), biases by 0.3."""
+    out = {}
+    for name, value in params.items():
+        scale = 0.3 / np.sqrt(net.sizes[int(name[1:]) - 1]) if name.startswith("W") else 0.3
+        out[name] = value + scale * rng.standard_normal(value.shape)
+    return out
 
 
 def _shift_biases_off_kinks(derivation: Derivation, params: dict, X, T, clearance: float, backend) -> None:

@@ -153,3 +153,16 @@ def test_large_networks_sample_entries_and_say_so(cli):
     assert "generated NumPy kernel (full sizes 300-200-10;" in out
     assert "of 62,210 gradient entries one by one (every bias entry" in out
     assert "and each parameter along a random direction" in out
+
+
+def test_a_wide_network_is_checked_at_a_point_where_a_small_slip_shows(monkeypatch):
+    # The point's weights move by 0.3 / sqrt(fan-in): at width 2000 a fixed 0.3 made the logits
+    # some 20 times too large, the loss's rounding bound (and with it every gradient
+    # tolerance) large enough to pass a bias gradient off by 5e-5 (ratio 0.24).
+    net = spec.load("2000-100-10:relu,softmax:cross_entropy:row")
+    check = fd.check_kernel(net)
+    assert check.ok and check.full_size and check.worst.ratio < 0.2, check.worst.to_json()
+    assert check.forward[-1].kernel < 5.0  # the loss at the point: saturated outputs gave ~48
+    planted(monkeypatch, "def _plant(grads):\n    grads['B1'] = grads['B1'] * 1.00005\n    return grads")
+    check = fd.check_kernel(net)
+    assert not check.ok and check.worst.to_json()["param"] == "B1" and check.worst.ratio > 2
