@@ -68,7 +68,7 @@ def build(name: str, case: Case, params, X, T) -> Contender | Missing:
 def load_generated(case: Case):
     """The generated module for `case`, rendered now from this checkout's gradscribe."""
     from gradscribe.codegen.kernel import render_network
-    from gradscribe.mathematics import spec
+    from gradscribe.derive import spec
 
     net = spec.load(case.inline)
     name = "bench_" + net.digest()[:12]

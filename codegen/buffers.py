@@ -22,9 +22,9 @@ from functools import cache
 import sympy as sp
 from sympy import MatMul, MatrixSymbol, Transpose
 
-from ..mathematics import activations
-from ..mathematics.functions import softplus
-from ..mathematics.nodes import Activated, ActivationPrime
+from ..derive import activations
+from ..derive.functions import softplus
+from ..derive.nodes import Activated, ActivationPrime
 from .numpy_printer import KernelPrinter, _clamped, _ones, _split_coeff
 
 #: Elementwise SymPy functions and the ufunc each prints as.

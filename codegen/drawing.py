@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..mathematics.spec import Network
+from ..derive.spec import Network
 from .latex_printer import activation_latex
 from .messages import loss_title
 

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 import sympy as sp
 
 from .. import __version__
-from ..mathematics import activations, losses
-from ..mathematics.chain import Derivation, derive
-from ..mathematics.spec import Network
+from ..derive import activations, losses
+from ..derive.chain import Derivation, derive
+from ..derive.spec import Network
 from .buffers import BufferPrinter, TempPool, total
 from .numpy_printer import KernelPrinter
 from .render import render

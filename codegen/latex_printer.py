@@ -13,8 +13,8 @@ import sympy as sp
 from sympy import HadamardProduct, MatAdd, MatMul, MatrixSymbol, OneMatrix, Transpose
 from sympy.printing.latex import LatexPrinter
 
-from ..mathematics import activations
-from ..mathematics.nodes import Activated, ActivationPrime
+from ..derive import activations
+from ..derive.nodes import Activated, ActivationPrime
 
 _NAME = re.compile(r"(d?)([A-Z])(\d+)\Z")
 

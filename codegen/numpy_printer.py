@@ -21,8 +21,8 @@ from sympy import MatMul, MatrixSymbol, OneMatrix, Transpose
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.precedence import PRECEDENCE, precedence
 
-from ..mathematics import activations
-from ..mathematics.nodes import Activated, ActivationPrime
+from ..derive import activations
+from ..derive.nodes import Activated, ActivationPrime
 
 _RELATIONS = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 

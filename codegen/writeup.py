@@ -13,10 +13,10 @@ from decimal import ROUND_HALF_EVEN, Decimal
 import sympy as sp
 
 from .. import __version__
-from ..mathematics import activations, losses
-from ..mathematics.chain import Derivation, Equation
-from ..mathematics.example import worked_example
-from ..mathematics.spec import format_number
+from ..derive import activations, losses
+from ..derive.chain import Derivation, Equation
+from ..derive.example import worked_example
+from ..derive.spec import format_number
 from .drawing import DrawingView, drawing_view
 from .latex_printer import activation_latex, latex, symbol_latex
 from .messages import activation_warning, catalogue, loss_title

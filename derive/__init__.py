@@ -1,5 +1,6 @@
 """gradscribe's mathematics: network specs, activations, losses, the symbolic chain and its proof.
 
-Nothing here knows how the results are rendered; `gradscribe.codegen` turns these objects
-into write-ups and NumPy modules. Importing this package does not import SymPy.
+Nothing here knows how the results are rendered (`gradscribe.codegen`) or judged
+(`gradscribe.check`), and nothing here forks, signals or imports user files. Importing this
+package does not import SymPy.
 """

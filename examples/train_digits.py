@@ -27,7 +27,7 @@ import gradscribe
 
 def load_kernel(net: str):
     """The NumPy module gradscribe generates for `net`, imported from a temporary file."""
-    source = gradscribe.derive(net).kernel()
+    source = gradscribe.network(net).kernel()
     folder = Path(tempfile.mkdtemp(prefix="gradscribe-digits-"))
     path = folder / "digits_kernel.py"
     path.write_text(source, encoding="utf-8")

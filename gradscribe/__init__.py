@@ -2,20 +2,23 @@
 
 The public API, for scripts and notebooks::
 
-    import gradscribe
-    net = gradscribe.load("1-8-4-1:relu,relu,identity:mse")   # or a spec file
-    d = gradscribe.derive(net)          # d.latex(), d.markdown(), d.kernel(); renders in Jupyter
-    gradscribe.verify(net).ok           # every formula proven equal to sympy.diff, and the
-                                        # generated kernel checked (.proof, .kernel)
-    gradscribe.check_formula(net, "dW2 = D2 @ R1.T")
-    gradscribe.check_function(net, my_grads)
+    import gradscribe as gs
+    net = gs.network("1-8-4-1:relu,relu,identity:mse")   # or a spec file path
+    net.latex(lang="en", example=False); net.markdown(); net.kernel()   # renders in Jupyter
+    net.verify().ok          # every formula proven equal to sympy.diff, and the generated
+                             # kernel checked (.proof, .kernel)
+    net.check_formula("dW2 = D2 @ R1.T")
+    net.check("my_backprop.py:grads")                    # or a callable
 
-Importing the package is cheap: SymPy is loaded on first use of the API.
+The folders are its sub-packages: `gradscribe.derive` (the mathematics), `gradscribe.codegen`
+(printers and renderers), `gradscribe.check` (judging gradients, the worker process,
+numeric verification), `gradscribe.cli` (the command line). Importing the package is cheap:
+SymPy is loaded on first use of the API.
 """
 
 __version__ = "0.1.0"
 
-__all__ = ["Derived", "Verification", "__version__", "check_formula", "check_function", "derive", "load", "verify"]
+__all__ = ["Net", "Verification", "__version__", "network"]
 
 
 def __getattr__(name):  # PEP 562: the API (and SymPy behind it) loads on first use

@@ -1,47 +1,64 @@
-"""The Python API behind `import gradscribe`: load, derive, verify and check a network."""
+"""The Python API behind `import gradscribe`: one network, derived, written up, generated,
+verified and checked (contract section 9)."""
 
 from __future__ import annotations
 
-from . import verification
+from .check import judge, verification
+from .check.verification import Verification
 from .codegen.kernel import render_kernel
 from .codegen.writeup import equations_latex, render_writeup
-from .mathematics import chain, spec
-from .mathematics.check import check_formula, check_function
-from .mathematics.spec import Network
-from .verification import Verification
+from .derive import chain, spec
 
-__all__ = ["Derived", "Verification", "check_formula", "check_function", "derive", "load", "verify"]
+__all__ = ["Net", "Verification", "network"]
 
 
-def load(net: str | Network) -> Network:
-    """A network from a spec file path or the inline `SIZES:ACTIVATIONS:LOSS[:LAYOUT]` form."""
-    return net if isinstance(net, Network) else spec.load(net)
+class Net:
+    """A network's derivation, with its write-ups, NumPy kernel, proof and checks; renders its
+    derivation in Jupyter.
 
-
-class Derived:
-    """A network's derivation, with its write-ups and NumPy kernel; renders itself in Jupyter.
-
-    `example` adds the worked example (the spec's `[example]` table, else seeded numbers);
-    `lang` is the write-ups' language ("en" or "ko").
+    Built by `gradscribe.network(NET)`; `spec` is the validated network, `derivation` its
+    symbolic chain and δ recursion.
     """
 
-    def __init__(self, net: str | Network, example: bool = False, lang: str = "en"):
-        self.network = load(net)
-        self.derivation = chain.derive(self.network)
-        self.example = example
-        self.lang = lang
+    def __init__(self, net: str | spec.Network):
+        self.spec = net if isinstance(net, spec.Network) else spec.load(net)
+        self.derivation = chain.derive(self.spec)
 
-    def latex(self) -> str:
-        """The LaTeX write-up (a whole document)."""
-        return render_writeup(self.derivation, "tex", example=self.example, lang=self.lang)
+    def latex(self, lang: str = "en", example: bool = False) -> str:
+        """The LaTeX write-up (a whole document); `example` adds the worked example (the spec's
+        `[example]` table, else seeded numbers), `lang` is the prose's language (en, ko)."""
+        return render_writeup(self.derivation, "tex", example=example, lang=lang)
 
-    def markdown(self) -> str:
-        """The Markdown write-up (math for KaTeX/MathJax)."""
-        return render_writeup(self.derivation, "md", example=self.example, lang=self.lang)
+    def markdown(self, lang: str = "en", example: bool = False) -> str:
+        """The Markdown write-up (math for KaTeX/MathJax); arguments as for `latex`."""
+        return render_writeup(self.derivation, "md", example=example, lang=lang)
 
-    def kernel(self) -> str:
+    def kernel(self, style: str = "fast") -> str:
         """The self-contained generated NumPy module, as source text."""
+        if style != "fast":
+            raise ValueError(f"unknown kernel style {style!r} (expected 'fast')")
         return render_kernel(self.derivation)
+
+    def verify(self, max_width: int = 3, batch: int = 2, points: int = 2, seed: int = 0) -> Verification:
+        """What `gradscribe verify` checks: every derived formula proven against sympy.diff
+        (widths capped at `max_width`, batch N = `batch`, `points` exact points), and the
+        generated kernel checked against the definitions and finite differences.
+
+        The result's `ok` is true only when both pass; `.proof` and `.kernel` hold each part,
+        `.to_json()` is what `gradscribe verify --json` prints and `str()` its text report.
+        """
+        return verification.verify(self.spec, max_width=max_width, batch=batch, points=points, seed=seed)
+
+    def check(self, func, batch: int | None = None, targets: str = "soft", timeout: float = 60,
+              seed: int = 0) -> judge.CheckReport:
+        """Judge a hand-written backward pass: ``"FILE:FUNC"`` (run in an isolated worker, as
+        `gradscribe check --python` does, stopped after `timeout` seconds) or a callable
+        (called in this process). See `gradscribe.check.judge.check_function`."""
+        return judge.check_function(self.spec, func, batch=batch, seed=seed, targets=targets, timeout=timeout)
+
+    def check_formula(self, text: str, batch: int | None = None, seed: int = 0) -> judge.CheckReport:
+        """Judge one formula, ``"dW2 = D2 @ R1.T"``, written as NumPy code would write it."""
+        return judge.check_formula(self.spec, text, batch=batch, seed=seed)
 
     def _repr_markdown_(self) -> str:
         return self.markdown()
@@ -51,25 +68,14 @@ class Derived:
         return equations_latex(self.derivation)
 
     def __repr__(self) -> str:
-        return f"<gradscribe.Derived {self.network.inline()}>"
+        return f"<gradscribe.Net {self.spec.inline()}>"
 
 
-def derive(net: str | Network, example: bool = False, lang: str = "en") -> Derived:
-    """Derive back-propagation for `net` (a Network, a spec path or an inline form).
+def network(net: str | spec.Network) -> Net:
+    """A network from an inline form (``"1-8-4-1:relu,relu,identity:mse"``), a spec file path,
+    or a validated `gradscribe.derive.spec.Network`.
 
-    `example` adds a worked example to the write-ups; `lang` is their language (en, ko).
+    Raises:
+        gradscribe.derive.errors.SpecError: the network is malformed (the message names where).
     """
-    return Derived(net, example=example, lang=lang)
-
-
-def verify(
-    net: str | Network, max_width: int = 3, batch: int = 2, points: int = 2, seed: int = 0
-) -> Verification:
-    """What `gradscribe verify` checks: every derived formula of `net` proven against
-    sympy.diff (widths capped at `max_width`, batch N = `batch`, `points` exact points), and
-    the generated NumPy kernel checked against the definitions and finite differences.
-
-    The result's `ok` is true only when both pass; `.proof` and `.kernel` hold each part,
-    `.to_json()` is what `gradscribe verify --json` prints and `str()` its text report.
-    """
-    return verification.verify(load(net), max_width=max_width, batch=batch, points=points, seed=seed)
+    return Net(net)

@@ -1,16 +1,17 @@
-"""`gradscribe.verify(net)` carries both halves of `gradscribe verify`: the proof and the
+"""`gradscribe.network(NET).verify()` carries both halves of `gradscribe verify`: the proof and the
 check of the generated kernel; `ok` needs both."""
 
 import json
 
-import gradscribe
 import pytest
-from gradscribe.codegen import finite_differences as fd
-from gradscribe.mathematics import proof
+from gradscribe.check import finite_differences as fd
+from gradscribe.derive import proof
+
+import gradscribe
 
 
 def test_verify_returns_the_proof_and_the_kernel_check(cli):
-    result = gradscribe.verify("2-3-1:tanh,identity:mse")
+    result = gradscribe.network("2-3-1:tanh,identity:mse").verify()
     assert isinstance(result, gradscribe.Verification)
     assert result.ok and result.proof.ok and result.kernel_ok and result.kernel_error is None
     assert isinstance(result.proof, proof.ProofReport) and isinstance(result.kernel, fd.KernelCheck)
@@ -49,7 +50,7 @@ def test_a_wrong_kernel_fails_verify_though_the_proof_holds(monkeypatch):
         )
 
     monkeypatch.setattr(fd, "render_kernel", planted)
-    result = gradscribe.verify(gradscribe.load("2-3-1:tanh,identity:mse"))
+    result = gradscribe.network("2-3-1:tanh,identity:mse").verify()
     assert result.proof.ok and not result.kernel_ok and not result.ok
     assert [p.name for p in result.kernel.params if not p.ok] == ["B1"]
     assert result.to_json()["ok"] is False and result.to_json()["kernel"]["ok"] is False
@@ -62,7 +63,7 @@ def test_a_kernel_that_cannot_be_checked_fails_verify(monkeypatch):
         raise fd.PointNotFound("could not draw a point (planted)")
 
     monkeypatch.setattr(fd, "check_kernel", no_point)
-    result = gradscribe.verify("2-3-1:relu,identity:mse")
+    result = gradscribe.network("2-3-1:relu,identity:mse").verify()
     assert result.proof.ok and result.kernel is None and not result.ok
     assert result.kernel_error == "could not draw a point (planted)"
     assert result.to_json()["kernel"] == {"ok": False, "error": "could not draw a point (planted)"}
@@ -70,8 +71,8 @@ def test_a_kernel_that_cannot_be_checked_fails_verify(monkeypatch):
 
 
 def test_verify_options_reach_the_proof_and_bad_ones_are_refused():
-    result = gradscribe.verify("5-4-3:sigmoid,identity:half_sse:row", max_width=2, batch=1, points=1)
+    result = gradscribe.network("5-4-3:sigmoid,identity:half_sse:row").verify(max_width=2, batch=1, points=1)
     assert result.ok and result.capped and result.proven_on.sizes == (2, 2, 2)
     assert (result.batch, result.points) == (1, 1) and result.kernel.full_size
     with pytest.raises(ValueError, match="max_width must be at least 1, not 0"):
-        gradscribe.verify("2-3-1:tanh,identity:mse", max_width=0)
+        gradscribe.network("2-3-1:tanh,identity:mse").verify(max_width=0)

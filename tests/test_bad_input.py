@@ -1,6 +1,6 @@
 """Inputs past gradscribe's bounds, and inputs that once crashed it: one line on stderr, exit 2.
 
-The bounds are those of `gradscribe.mathematics.limits`, stated in `--help`.
+The bounds are those of `gradscribe.derive.limits`, stated in `--help`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from gradscribe.mathematics import limits
+from gradscribe.derive import limits
 
 INLINE_LAYERS = "-".join(["2"] * (limits.MAX_LAYERS + 2)) + ":relu:mse"
 
@@ -93,7 +93,7 @@ def test_brackets_inside_strings_and_comments_are_not_nesting(tmp_path, cli):
 
 
 def test_the_largest_networks_within_the_limits_load(tmp_path):
-    from gradscribe.mathematics import spec
+    from gradscribe.derive import spec
 
     path = tmp_path / "net.toml"
     path.write_text(spec_text(limits.MAX_LAYERS))

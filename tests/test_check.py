@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gradscribe.mathematics.check import check_function
+from gradscribe.check.judge import check_function
 
 from gradscribe.cli import main
 
@@ -108,9 +108,9 @@ def test_unknown_key_and_non_numbers_are_wrong():
 
 
 def test_kinked_layers_are_drawn_away_from_zero():
-    from gradscribe.mathematics.chain import derive
-    from gradscribe.mathematics.check import KINK_MARGIN, draw
-    from gradscribe.mathematics.spec import load
+    from gradscribe.check.judge import KINK_MARGIN, draw
+    from gradscribe.derive.chain import derive
+    from gradscribe.derive.spec import load
 
     derivation = derive(load("5-30-30-2:relu,leaky_relu,identity:mse"))
     rng = np.random.default_rng(1)

@@ -16,7 +16,7 @@ import json
 import os
 
 import pytest
-from gradscribe.mathematics.spec import load
+from gradscribe.derive.spec import load
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gradscribe.mathematics.check import check_function
-from gradscribe.mathematics.conventions import CallingError
+from gradscribe.check.conventions import CallingError
+from gradscribe.check.judge import check_function
 
 BACKPROPS = Path(__file__).parent / "backprops"
 MODULE = BACKPROPS / "pathological.py"

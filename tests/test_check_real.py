@@ -183,8 +183,8 @@ def test_real_code_is_judged_like_finite_differences(target, capsys):
 
 
 def test_summed_cross_entropy_code_checked_as_the_mean_names_the_convention():
-    from gradscribe.mathematics.check import check_function
-    from gradscribe.mathematics.conventions import Target
+    from gradscribe.check.conventions import Target
+    from gradscribe.check.judge import check_function
 
     target = Target("CrossEntropyNetwork.backprop", cls=real.CrossEntropyNetwork, method="backprop")
     report = check_function("4-5-3:sigmoid,sigmoid:binary_cross_entropy", target)
@@ -226,7 +226,7 @@ def test_soft_targets_make_label_code_fail_and_bad_targets_exit_2(capsys):
 
 
 def test_onehot_targets():
-    from gradscribe.mathematics.check import check_function
+    from gradscribe.check.judge import check_function
 
     def onehot_only(params, X, T):  # only looks at the targets it gets
         assert set(np.unique(T)) <= {0.0, 1.0} and np.all(T.sum(axis=0) == 1)
@@ -259,7 +259,7 @@ def column_backprop(params, X, T, bias=None, scale=1.0, weight_scale=None):
 
 
 def test_a_layers_right_weights_clear_the_layer_above():
-    from gradscribe.mathematics.check import check_function
+    from gradscribe.check.judge import check_function
 
     def first_sample_twice(params, X, T):  # dB counts the first sample twice in layers 1 and 2
         return column_backprop(params, X, T, bias=lambda l, D: (
@@ -283,7 +283,7 @@ def test_a_layers_right_weights_clear_the_layer_above():
 
 
 def test_c_no_batch_mean_sentence_for_summed_losses():
-    from gradscribe.mathematics.check import check_function
+    from gradscribe.check.judge import check_function
 
     def over_n(params, X, T):
         return column_backprop(params, X, T, weight_scale=lambda l: 1 / X.shape[1] if l == 1 else 1)
@@ -299,7 +299,7 @@ def test_c_no_batch_mean_sentence_for_summed_losses():
 
 
 def test_d_a_factor_in_every_layer_is_named_as_a_loss_convention():
-    from gradscribe.mathematics.check import check_function
+    from gradscribe.check.judge import check_function
 
     report = check_function("3-4-4-2:tanh,tanh,identity:mse", column_backprop)
     assert not report.ok
@@ -316,7 +316,7 @@ def test_d_a_factor_in_every_layer_is_named_as_a_loss_convention():
 
 
 def test_e_per_sample_code_called_with_a_batch_suggests_batch_1():
-    from gradscribe.mathematics.check import check_function
+    from gradscribe.check.judge import check_function
 
     def per_sample(params, X, T):  # written for one column: the biases keep the batch axis
         return column_backprop(params, X, T, bias=lambda l, D: D)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gradscribe.mathematics import conventions
-from gradscribe.mathematics.check import check_function
+from gradscribe.check import conventions
+from gradscribe.check.judge import check_function
 
 from gradscribe.cli import main
 

@@ -30,8 +30,8 @@ def test_unexplained_wrong_formula_names_its_worst_element(cli, net, text, worst
 
 def test_worst_element_is_the_largest_error():
     import numpy as np
-    from gradscribe.mathematics.check import worst_element
-    from gradscribe.mathematics.diagnose import Draw
+    from gradscribe.check.diagnose import Draw
+    from gradscribe.check.judge import worst_element
 
     want = [np.zeros((2, 2)), np.zeros((2, 2))]
     got = [np.array([[0.0, 0.1], [0.0, 0.0]]), np.array([[0.0, 0.0], [-0.5, 0.0]])]

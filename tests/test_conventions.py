@@ -7,15 +7,15 @@ import types
 
 import numpy as np
 import pytest
-from gradscribe.mathematics import conventions
-from gradscribe.mathematics.conventions import (
+from gradscribe.check import conventions
+from gradscribe.check.conventions import (
     Adapter,
     CallingError,
     ReturnError,
     Target,
     normalize,
 )
-from gradscribe.mathematics.spec import load
+from gradscribe.derive.spec import load
 
 COLUMN = load("3-4-2:tanh,identity:mse")           # W1 (4, 3), B1 (4, 1), W2 (2, 4), B2 (2, 1)
 ROW = load("3-4-2:tanh,identity:mse:row")          # W1 (3, 4), B1 (4,), W2 (4, 2), B2 (2,)

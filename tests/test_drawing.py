@@ -5,8 +5,8 @@ import re
 from gradscribe.codegen.drawing import drawing_view
 from gradscribe.codegen.messages import catalogue
 from gradscribe.codegen.writeup import render_writeup
-from gradscribe.mathematics import spec
-from gradscribe.mathematics.chain import derive
+from gradscribe.derive import spec
+from gradscribe.derive.chain import derive
 
 
 def writeup(net, fmt):

@@ -13,9 +13,9 @@ import pytest
 import sympy as sp
 from gradscribe.codegen.kernel import render_network
 from gradscribe.codegen.writeup import decimal, exact_decimal, render_writeup
-from gradscribe.mathematics import spec
-from gradscribe.mathematics.chain import derive
-from gradscribe.mathematics.example import example_inputs, worked_example
+from gradscribe.derive import spec
+from gradscribe.derive.chain import derive
+from gradscribe.derive.example import example_inputs, worked_example
 
 DATA = Path(__file__).parent / "data"
 SEED004 = DATA / "seed004.toml"

@@ -14,8 +14,9 @@ import threading
 from pathlib import Path
 
 import pytest
-from gradscribe.cli import files
 from gradscribe.codegen.stamp import provenance, stamp
+
+from gradscribe.cli import files
 
 NET = "2-3-1:tanh,identity:mse"
 OTHER = "3-2-1:relu,sigmoid:binary_cross_entropy"

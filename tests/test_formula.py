@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from gradscribe.mathematics import formula
-from gradscribe.mathematics.check import check_formula
-from gradscribe.mathematics.formula import FormulaError, parse
-from gradscribe.mathematics.spec import load
+from gradscribe.check import formula
+from gradscribe.check.formula import FormulaError, parse
+from gradscribe.check.judge import check_formula
+from gradscribe.derive.spec import load
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

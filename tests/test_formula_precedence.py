@@ -4,7 +4,7 @@ brackets that fix it, instead of "no simple cause found"."""
 from __future__ import annotations
 
 import pytest
-from gradscribe.mathematics.precedence import regroupings
+from gradscribe.check.precedence import regroupings
 
 from gradscribe.cli import main
 

@@ -19,12 +19,13 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from gradscribe.cli import main
 from gradscribe.codegen.stamp import provenance
-from gradscribe.mathematics import activations, losses, proof, spec
-from gradscribe.mathematics.errors import SpecError
+from gradscribe.derive import activations, losses, proof, spec
+from gradscribe.derive.errors import SpecError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from gradscribe.cli import main
 
 CORPUS = Path(__file__).parent / "fuzz_corpus.jsonl"
 INLINE_EXAMPLES = 1100

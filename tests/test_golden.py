@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 from gradscribe.codegen.writeup import render_writeup
-from gradscribe.mathematics import spec
-from gradscribe.mathematics.chain import derive
+from gradscribe.derive import spec
+from gradscribe.derive.chain import derive
 
 DATA = Path(__file__).parent / "data"
 

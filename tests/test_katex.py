@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from gradscribe.codegen.writeup import render_writeup
-from gradscribe.mathematics import activations, spec
-from gradscribe.mathematics.chain import derive
+from gradscribe.derive import activations, spec
+from gradscribe.derive.chain import derive
 
 HERE = Path(__file__).parent
 KATEX_DIRS = [

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from gradscribe.codegen.kernel import render_network
-from gradscribe.mathematics import spec
+from gradscribe.derive import spec
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 

@@ -4,9 +4,9 @@ import warnings
 
 import numpy as np
 import pytest
-from gradscribe.codegen.finite_differences import load_kernel
+from gradscribe.check.finite_differences import load_kernel
 from gradscribe.codegen.kernel import render_network
-from gradscribe.mathematics import spec
+from gradscribe.derive import spec
 
 NETS = {
     "cross_entropy": "3-4-2:tanh,softmax:cross_entropy",

@@ -7,8 +7,8 @@ import subprocess
 import pytest
 from gradscribe.codegen.messages import catalogue
 from gradscribe.codegen.writeup import render_writeup
-from gradscribe.mathematics import activations, losses, spec
-from gradscribe.mathematics.chain import derive
+from gradscribe.derive import activations, losses, spec
+from gradscribe.derive.chain import derive
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 #: Latin words a Korean write-up keeps: names of code, tools and activations, and the spec's key.

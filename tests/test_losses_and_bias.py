@@ -13,11 +13,11 @@ import warnings
 
 import numpy as np
 import pytest
-from gradscribe.codegen.finite_differences import load_kernel
+from gradscribe.check.finite_differences import load_kernel
 from gradscribe.codegen.kernel import render_network
 from gradscribe.codegen.writeup import render_writeup
-from gradscribe.mathematics import activations, losses, proof, spec
-from gradscribe.mathematics.chain import derive
+from gradscribe.derive import activations, losses, proof, spec
+from gradscribe.derive.chain import derive
 
 ELEMENTWISE = [a.name for a in activations.ACTIVATIONS.values() if a.elementwise]
 LAYOUTS = ["column", "row"]

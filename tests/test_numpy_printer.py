@@ -5,10 +5,10 @@ from __future__ import annotations
 import sympy as sp
 from gradscribe.codegen.kernel import render_network
 from gradscribe.codegen.numpy_printer import KernelPrinter
-from gradscribe.mathematics import spec
-from gradscribe.mathematics.chain import N, derive
-from gradscribe.mathematics.functions import sigmoid, softplus
-from gradscribe.mathematics.nodes import Activated, ActivationPrime
+from gradscribe.derive import spec
+from gradscribe.derive.chain import N, derive
+from gradscribe.derive.functions import sigmoid, softplus
+from gradscribe.derive.nodes import Activated, ActivationPrime
 from sympy import HadamardProduct, MatMul, MatrixSymbol, OneMatrix, Transpose
 
 G = MatrixSymbol("G1", 3, N)

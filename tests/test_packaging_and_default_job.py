@@ -51,7 +51,7 @@ def test_wheel_holds_only_the_gradscribe_package_with_its_templates(tmp_path):
     top = {n.split("/")[0] for n in names if not n.startswith("gradscribe-")}
     assert top == {"gradscribe"}
     for path in ("gradscribe/__init__.py", "gradscribe/__main__.py", "gradscribe/cli/__init__.py",
-                 "gradscribe/mathematics/chain.py", "gradscribe/codegen/kernel.py",
+                 "gradscribe/derive/chain.py", "gradscribe/codegen/kernel.py",
                  "gradscribe/codegen/templates/derivation.tex.jinja",
                  "gradscribe/codegen/templates/kernel.py.jinja"):
         assert path in names
@@ -80,10 +80,18 @@ def test_built_wheel_in_a_clean_venv_beside_codegen_and_derive(tmp_path):
 
     probe = run(str(py), "-c", "import codegen, derive, gradscribe; "
                 "print(codegen.WHO); print(derive.WHO); print(gradscribe.__version__); "
-                "print(gradscribe.derive('2-3-1:tanh,identity:mse').kernel().count('def backward('))")
+                "print(gradscribe.network('2-3-1:tanh,identity:mse').kernel().count('def backward('))")
     assert probe.returncode == 0, probe.stderr
     assert probe.stdout.splitlines() == [
         "the unrelated codegen project", "the unrelated derive project", "0.1.0", "1"]
+    # Each folder is a sub-package of the same name, and a wheel's module paths read like the
+    # repository's (tracebacks name gradscribe/derive/chain.py, not another spelling).
+    paths = run(str(py), "-c", "import gradscribe.derive.chain as a, gradscribe.codegen.kernel as b, "
+                "gradscribe.check.judge as c, gradscribe.check.worker.runner as d; "
+                "print('\\n'.join('/'.join(m.__file__.split('/')[-4:]) for m in (a, b, c, d)))")
+    assert paths.returncode == 0, paths.stderr
+    assert [p.split("gradscribe/", 1)[1] for p in paths.stdout.split()] == [
+        "derive/chain.py", "codegen/kernel.py", "check/judge.py", "check/worker/runner.py"]
     helped = run(str(env_dir / "bin" / "gradscribe"), "--help")
     assert helped.returncode == 0 and "regenerate" in helped.stdout
     version = run(str(py), "-m", "gradscribe", "--version")

@@ -6,8 +6,8 @@ import json
 
 import pytest
 import sympy as sp
-from gradscribe.mathematics import activations, proof, spec
-from gradscribe.mathematics.activations import r
+from gradscribe.derive import activations, proof, spec
+from gradscribe.derive.activations import r
 
 ELEMENTWISE = [a.name for a in activations.ACTIVATIONS.values() if a.elementwise]
 LAYOUTS = ["column", "row"]
@@ -74,7 +74,7 @@ def test_a_broken_derivative_is_caught(monkeypatch, name, wrong):
 
 
 def test_a_broken_loss_coefficient_is_caught(monkeypatch):
-    from gradscribe.mathematics import losses
+    from gradscribe.derive import losses
 
     # delta_L = 3 / (N n_L) (P - T) instead of 2 / (N n_L) (P - T).
     monkeypatch.setattr(
@@ -127,8 +127,8 @@ def test_verify_exits_1_on_a_broken_rule(monkeypatch, cli):
 
 def test_loss_logit_forms_equal_their_definitions():
     """The stable forms the kernels use are the same function as the definition."""
-    from gradscribe.mathematics import losses
-    from gradscribe.mathematics.functions import elementary
+    from gradscribe.derive import losses
+    from gradscribe.derive.functions import elementary
 
     g, t = losses.g, losses.t
     bce = losses.get("binary_cross_entropy")
@@ -204,7 +204,7 @@ def test_a_deep_point_is_drawn_at_once(monkeypatch):
     redraw-until-clear point cost grows exponentially with the number of kinked layers)."""
     import random
 
-    from gradscribe.mathematics import chain
+    from gradscribe.derive import chain
 
     acts = ["tanh", "sigmoid", "relu", "elu"]
     names = [acts[i % 4] for i in range(32)] + ["identity"]

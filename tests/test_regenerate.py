@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from gradscribe.codegen.stamp import stamp
-from gradscribe.mathematics.spec import DEFAULT_SPEC, load_file
+from gradscribe.derive.spec import DEFAULT_SPEC, load_file
 
 GENERATED = Path(__file__).resolve().parent.parent / "generated"
 

@@ -9,13 +9,13 @@ import random
 import numpy as np
 import pytest
 import sympy as sp
-from gradscribe.codegen.finite_differences import load_kernel
+from gradscribe.check.finite_differences import load_kernel
 from gradscribe.codegen.kernel import render_network
 from gradscribe.codegen.writeup import render_writeup
-from gradscribe.mathematics import activations, proof, spec
-from gradscribe.mathematics.activations import lse, s, z
-from gradscribe.mathematics.chain import derive
-from gradscribe.mathematics.evaluate import ExactBackend, NumpyBackend, run
+from gradscribe.derive import activations, proof, spec
+from gradscribe.derive.activations import lse, s, z
+from gradscribe.derive.chain import derive
+from gradscribe.derive.evaluate import ExactBackend, NumpyBackend, run
 
 NET = "2-3:softmax:cross_entropy"
 G = np.array([[0.5, -1.0], [2.0, 0.25], [-0.75, 1.5]])  # column layout: one sample per column

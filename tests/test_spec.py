@@ -2,7 +2,7 @@
 
 import pytest
 import sympy as sp
-from gradscribe.mathematics import spec
+from gradscribe.derive import spec
 
 GOOD = """\
 name = "height_mlp"

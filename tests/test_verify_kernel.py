@@ -5,8 +5,8 @@ import json
 
 import numpy as np
 import pytest
-from gradscribe.codegen import finite_differences as fd
-from gradscribe.mathematics import spec
+from gradscribe.check import finite_differences as fd
+from gradscribe.derive import spec
 
 CYCLE = ["tanh", "sigmoid", "relu", "elu"]
 

@@ -7,10 +7,10 @@ import math
 
 import numpy as np
 import pytest
-from gradscribe.codegen import finite_differences as fd
+from gradscribe.check import finite_differences as fd
 from gradscribe.codegen.kernel import render_kernel
-from gradscribe.mathematics import spec
-from gradscribe.mathematics.chain import derive
+from gradscribe.derive import spec
+from gradscribe.derive.chain import derive
 
 EPS = float(np.finfo(np.float64).eps)
 #: error / tolerance a correct kernel stays below (the bound is a worst case, so far below 1)

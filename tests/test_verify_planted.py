@@ -9,8 +9,8 @@ import json
 
 import pytest
 import sympy as sp
-from gradscribe.mathematics import activations, chain, losses, proof, spec
-from gradscribe.mathematics.activations import r
+from gradscribe.derive import activations, chain, losses, proof, spec
+from gradscribe.derive.activations import r
 
 
 def test_an_equation_refuses_a_right_hand_side_of_another_shape():

@@ -5,8 +5,8 @@ import subprocess
 
 import pytest
 from gradscribe.codegen.writeup import render_writeup, tex_escape
-from gradscribe.mathematics import activations, spec
-from gradscribe.mathematics.chain import derive
+from gradscribe.derive import activations, spec
+from gradscribe.derive.chain import derive
 
 
 def writeup(net, fmt):

@@ -12,8 +12,8 @@ import os
 import sys
 
 from .. import __version__
-from ..mathematics import limits
-from ..mathematics.errors import SpecError, one_line, show_path
+from ..derive import limits
+from ..derive.errors import SpecError, one_line, show_path
 from .errors import Refused, UsageError
 
 
@@ -136,8 +136,8 @@ def _warnings(args) -> list[str]:
     command has run without an error."""
     if getattr(args, "net", None) is None:
         return []
-    from ..mathematics import activations
-    from ..mathematics.spec import load
+    from ..derive import activations
+    from ..derive.spec import load
 
     net = load(args.net)
     warned: dict[str, list[int]] = {}  # one line per activation, however many layers use it

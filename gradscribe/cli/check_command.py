@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 import sys
 
-from ..mathematics import check, conventions, spec
-from ..mathematics.formula import FormulaError
+from ..check import conventions, judge
+from ..check.formula import FormulaError
+from ..derive import spec
 from .errors import UsageError
 
 
@@ -30,16 +31,16 @@ def run_check(args) -> int:
         raise UsageError("--targets is for --python")
     if args.formula is not None:
         try:
-            report = check.check_formula(net, args.formula, batch=args.batch)
+            report = judge.check_formula(net, args.formula, batch=args.batch)
         except FormulaError as exc:
             raise UsageError(f"--formula: {exc}") from None
     else:
         try:
-            check._check_targets(net, args.targets)
+            judge._check_targets(net, args.targets)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         try:
-            report = check.check_function(net, args.python, batch=args.batch, targets=args.targets,
+            report = judge.check_function(net, args.python, batch=args.batch, targets=args.targets,
                                           timeout=args.timeout, memory_mb=args.memory)
         except conventions.CallingError as exc:
             raise UsageError(f"--python: {exc}") from None

@@ -6,10 +6,10 @@ from pathlib import Path
 
 from ..codegen.kernel import render_kernel
 from ..codegen.writeup import render_writeup
-from ..mathematics import proof
-from ..mathematics.chain import derive
-from ..mathematics.errors import show_path
-from ..mathematics.spec import default_network
+from ..derive import proof
+from ..derive.chain import derive
+from ..derive.errors import show_path
+from ..derive.spec import default_network
 from .errors import UsageError
 from .files import check_destination, write_output
 

@@ -37,7 +37,7 @@ import sys
 from pathlib import Path
 
 from ..codegen.stamp import provenance
-from ..mathematics.errors import show_path
+from ..derive.errors import show_path
 from .errors import Refused, UsageError
 
 STDOUT = "-"

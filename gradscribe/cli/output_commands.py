@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from ..codegen.kernel import render_kernel
 from ..codegen.writeup import render_writeup
-from ..mathematics.chain import derive
-from ..mathematics.spec import load
+from ..derive.chain import derive
+from ..derive.spec import load
 from .files import check_destination, write_output
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from ..codegen.kernel import render_network
 from ..codegen.stamp import provenance
-from ..mathematics.errors import show_path
-from ..mathematics.spec import load_file
+from ..derive.errors import show_path
+from ..derive.spec import load_file
 from .errors import UsageError
 from .files import write_output
 

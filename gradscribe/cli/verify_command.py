@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from ..mathematics import spec
-from ..verification import verify
+from ..check.verification import verify
+from ..derive import spec
 from .errors import UsageError
 
 

@@ -19,8 +19,8 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from ..mathematics import activations, losses
-from ..mathematics.functions import elementary
+from ..derive import activations, losses
+from ..derive.functions import elementary
 
 #: Decimal digits kept beyond those that cancel (1 - sigmoid(g) loses about |g| log10(e)).
 GUARD_DIGITS = 40

@@ -1,10 +1,10 @@
 """The worker process of `check --python`: imports FILE, runs FUNC on the draws it is sent.
 
-Started by `derive.runner` as ``python -m gradscribe.mathematics.worker FD_IN FD_OUT FILE FUNC
+Started by `gradscribe.check.worker.runner` as ``python -m gradscribe.check.worker.child FD_IN FD_OUT FILE FUNC
 MEMORY_MB NETWORK`` (NETWORK: the parent's `Network`, pickled and base64-encoded). It limits
 its own address space, makes FILE's folder importable (as ``python FILE`` would), imports
 FILE, locates and builds FUNC through `conventions`, then answers requests on FD_IN with
-messages on FD_OUT (see `derive.wire`). Its stdout and stderr are pipes the parent drains and
+messages on FD_OUT (see `gradscribe.check.worker.wire`). Its stdout and stderr are pipes the parent drains and
 truncates. Whatever FUNC does here, the parent believes only well-formed float64 arrays.
 """
 
@@ -17,7 +17,8 @@ import pickle
 import sys
 from pathlib import Path
 
-from . import calling, conventions, wire
+from .. import calling, conventions
+from . import wire
 
 #: Largest request the worker reads (the parent's draws are bounded far below this).
 MAX_REQUEST = 1 << 31

@@ -1,7 +1,7 @@
 """The safe-call layer of `check --python`: FUNC's calls and results, distrusted.
 
 `conventions` says how FUNC is located, called and its return read as ``{param: value}``;
-this module wraps that for the worker process (`derive.worker`): every exception of any
+this module wraps that for the worker process (`gradscribe.check.worker.child`): every exception of any
 kind (`BaseException` included) becomes a one-line message, and every returned value is
 either a real floating-point array (as float64) or a one-line reason why it is not
 (`as_float_array`, used in-process too). Imports NumPy only.

@@ -4,7 +4,7 @@
 imports it from a temporary file and, at one float64 point drawn away from every kink:
 
 1. compares the kernel's forward values P and its loss with the network's *definitions*
-   (the activation and loss registries: the hidden layers evaluated by `mathematics.evaluate`
+   (the activation and loss registries: the hidden layers evaluated by `gradscribe.derive.evaluate`
    in float64, the output activation and the loss from G_L in high precision by `precise`),
    to within a worst-case first-order bound of the rounding error, so a correct kernel can
    never fail it;
@@ -29,13 +29,13 @@ from pathlib import Path
 import numpy as np
 import sympy as sp
 
-from ..mathematics import losses
-from ..mathematics.chain import Derivation, N, derive
-from ..mathematics.evaluate import NumpyBackend, run
-from ..mathematics.proof import capped_network
-from ..mathematics.spec import Network
+from ..codegen.kernel import render_kernel
+from ..derive import losses
+from ..derive.chain import Derivation, N, derive
+from ..derive.evaluate import NumpyBackend, run
+from ..derive.proof import capped_network
+from ..derive.spec import Network
 from . import precise
-from .kernel import render_kernel
 
 #: Parameters above this are differenced on a network with capped widths (memory bound).
 MAX_PARAMETERS = 5_000_000

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from . import activations
-from .functions import elementary
-from .spec import Network
+from ..derive import activations
+from ..derive.functions import elementary
+from ..derive.spec import Network
 
 MAX_LENGTH = 1000  # characters
 MAX_NODES = 400  # AST nodes
@@ -346,7 +346,7 @@ class FloatOps:
     exact = False
 
     def __init__(self):
-        from .evaluate import NumpyBackend
+        from ..derive.evaluate import NumpyBackend
 
         self.backend = NumpyBackend()
 
@@ -397,7 +397,7 @@ class ExactOps:
 
     def activation(self, act, alpha, a, axis):
         if act.over_units is not None:  # softmax: normalised over the unit axis
-            from .evaluate import over_units_exact
+            from ..derive.evaluate import over_units_exact
 
             matrix = over_units_exact(act.over_units, sp.Matrix(a.tolist()), axis)
             return np.array(matrix.tolist(), dtype=object)

@@ -16,10 +16,10 @@ from fractions import Fraction
 import numpy as np
 from sympy import HadamardProduct
 
-from . import activations
-from .chain import Derivation, Equation
-from .evaluate import NumpyBackend, run
-from .nodes import Activated, ActivationPrime
+from ..derive import activations
+from ..derive.chain import Derivation, Equation
+from ..derive.evaluate import NumpyBackend, run
+from ..derive.nodes import Activated, ActivationPrime
 
 RTOL = 1e-6
 

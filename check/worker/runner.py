@@ -2,7 +2,7 @@
 
 `WorkerAdapter` stands in for a `conventions.Adapter` (same `label`, `notes`, `data_names`,
 `call(params, X, T) -> conventions.Outcome`) while FUNC itself lives in a worker process:
-``python -m gradscribe.mathematics.worker`` imports FILE and builds and runs FUNC there, under an address-space limit, with its stdout/stderr drained into a bounded
+``python -m gradscribe.check.worker.child`` imports FILE and builds and runs FUNC there, under an address-space limit, with its stdout/stderr drained into a bounded
 buffer. The time FUNC may take in all (its import and every call) is `timeout` seconds; past
 it, or when the worker ends or sends anything malformed, the worker's whole process group
 is killed and the outcome says why. The parent reads back only float64 arrays (`wire`):
@@ -25,7 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import calling, conventions, wire
+from .. import calling, conventions
+from . import wire
 
 DEFAULT_TIMEOUT = 60.0  # seconds, for FUNC's import and all its calls together
 DEFAULT_MEMORY_MB = 4096  # address space FUNC may add to the worker
@@ -97,7 +98,7 @@ class WorkerAdapter:
             env.setdefault("OPENBLAS_NUM_THREADS", "1")
             try:
                 self.process = subprocess.Popen(
-                    [sys.executable, "-m", "gradscribe.mathematics.worker", str(req_read),
+                    [sys.executable, "-m", "gradscribe.check.worker.child", str(req_read),
                      str(resp_write), str(path), func_name, str(int(memory_mb)),
                      base64.b64encode(pickle.dumps(net)).decode("ascii")],
                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -341,7 +342,7 @@ class _Forked:
 
 def _fork_worker(req_read: int, resp_write: int, path: str, name: str, memory_mb: int, net):
     """Fork a worker (the checker's modules already loaded, so it starts at once) that runs
-    `worker.run` and never returns into the checker's code."""
+    `child.run` and never returns into the checker's code."""
     out_read, out_write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the worker
@@ -357,9 +358,9 @@ def _fork_worker(req_read: int, resp_write: int, path: str, name: str, memory_mb
             sys.stdin = open(0, closefd=False)  # noqa: SIM115
             sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
             sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
-            from . import worker
+            from . import child
 
-            code = worker.run(req_read, resp_write, path, name, int(memory_mb), net)
+            code = child.run(req_read, resp_write, path, name, int(memory_mb), net)
         except BaseException:  # noqa: BLE001  # never return into the checker
             code = 70
         finally:

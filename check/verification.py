@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .codegen import finite_differences as fd
-from .mathematics import proof
-from .mathematics.spec import Network
+from ..derive import proof
+from ..derive.spec import Network
+from . import finite_differences as fd
 
 
 @dataclass

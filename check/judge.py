@@ -6,7 +6,7 @@ and compares every returned gradient with the derivation evaluated at the same p
 `check_formula(net, text)` does the same for one formula of the contract's formula language,
 and also judges it exactly (SymPy numbers, the identity test of `verify`) on small networks.
 Both return a `CheckReport`; wrong gradients carry the one-sentence diagnosis of
-`derive.diagnose`.
+`gradscribe.check.diagnose`.
 """
 
 from __future__ import annotations
@@ -18,9 +18,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
-from . import calling, conventions, losses, precedence, runner
+from ..derive import losses
+from ..derive.chain import Derivation, derive
+from ..derive.evaluate import ExactBackend, NumpyBackend, evaluate, run
+from ..derive.proof import capped_network, draw_point, exactly_zero
+from ..derive.spec import Network, load
+from . import calling, conventions, precedence
 from . import formula as formula_lang
-from .chain import Derivation, derive
 from .diagnose import (
     Diagnoser,
     Draw,
@@ -31,9 +35,7 @@ from .diagnose import (
     precision_of,
     shape_text,
 )
-from .evaluate import ExactBackend, NumpyBackend, evaluate, run
-from .proof import capped_network, draw_point, exactly_zero
-from .spec import Network, load
+from .worker import runner
 
 DEFAULT_BATCHES = (3, 5, 4)
 KINK_MARGIN = 1e-3
