@@ -168,8 +168,13 @@ def format_number(value: sp.Rational) -> str:
 # ------------------------------------------------------------------------------- loading
 
 
-def load(arg: str) -> Network:
-    """A network from a command-line NET argument: a `.toml` path, or the inline form."""
+def load(arg: str):
+    """A network from a command-line NET argument: a `.toml` path, or the inline form; or one
+    layer, `layer:KIND:SIZES[:LAYOUT]` (a `layers.LayerSpec`, contract section 8)."""
+    if arg.startswith("layer:"):
+        from .layers import parse_layer
+
+        return parse_layer(arg)
     if arg.endswith(".toml") or _is_file(arg):
         return load_file(arg)
     return parse_inline(arg)

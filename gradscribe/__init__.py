@@ -18,7 +18,7 @@ SymPy is loaded on first use of the API.
 
 __version__ = "0.1.0"
 
-__all__ = ["Net", "Verification", "__version__", "network"]
+__all__ = ["LayerNet", "Net", "Verification", "__version__", "network"]
 
 
 def __getattr__(name):  # PEP 562: the API (and SymPy behind it) loads on first use

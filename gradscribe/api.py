@@ -9,7 +9,7 @@ from .codegen.kernel import render_kernel
 from .codegen.writeup import equations_latex, render_writeup
 from .derive import chain, spec
 
-__all__ = ["Net", "Verification", "network"]
+__all__ = ["LayerNet", "Net", "Verification", "network"]
 
 
 class Net:
@@ -71,11 +71,74 @@ class Net:
         return f"<gradscribe.Net {self.spec.inline()}>"
 
 
-def network(net: str | spec.Network) -> Net:
+class LayerNet:
+    """One layer (``"layer:KIND:SIZES[:LAYOUT]"``, contract section 8): its local derivation,
+    written up, proven and checked; renders its derivation in Jupyter.
+
+    `spec` is the validated `gradscribe.derive.layers.LayerSpec`, `derivation` its forward
+    pass and local gradients.
+    """
+
+    def __init__(self, layer):
+        from .derive import layers
+
+        self.spec = layer if isinstance(layer, layers.LayerSpec) else layers.parse_layer(layer)
+        self.derivation = layers.derive_layer(self.spec)
+
+    def latex(self, lang: str = "en", example: bool = True) -> str:
+        """The LaTeX write-up: forward pass, local gradients, worked example."""
+        from .codegen.layer_writeup import render_layer
+
+        return render_layer(self.derivation, "tex", example=example, lang=lang)
+
+    def markdown(self, lang: str = "en", example: bool = True) -> str:
+        """The Markdown write-up (math for KaTeX/MathJax)."""
+        from .codegen.layer_writeup import render_layer
+
+        return render_layer(self.derivation, "md", example=example, lang=lang)
+
+    def kernel(self, style: str = "fast") -> str:
+        raise ValueError(f"{self.spec.inline()} is one layer: kernels are generated for networks")
+
+    def verify(self, max_width: int = 3, batch: int = 2, points: int = 2, seed: int = 0):
+        """What `gradscribe verify layer:...` checks: each local gradient proven against
+        sympy.diff of <dout, out> (of the loss, for a loss layer); a `LayerProofReport`
+        (`.ok`, `.verdicts`, `.to_json()`, `.report()`)."""
+        from .derive.layer_proof import prove_layer
+
+        return prove_layer(self.spec, max_width=max_width, batch=batch, points=points, seed=seed)
+
+    def check(self, func: str, forward: str | None = None, batch: int | None = None,
+              targets: str | None = None, timeout: float = 60, seed: int = 0):
+        """Judge a layer's backward code, ``"FILE:NAME"`` (run in the isolated worker, as
+        `gradscribe check layer:... --python` does); see `gradscribe.check.layer_judge`."""
+        from .check import layer_judge
+
+        return layer_judge.check_layer(self.spec, func, forward=forward, batch=batch,
+                                       targets=targets, timeout=timeout, seed=seed)
+
+    def _repr_markdown_(self) -> str:
+        return self.markdown()
+
+    def _repr_latex_(self) -> str:
+        from .codegen.layer_writeup import equations_latex as layer_equations
+
+        return layer_equations(self.derivation)
+
+    def __repr__(self) -> str:
+        return f"<gradscribe.LayerNet {self.spec.inline()}>"
+
+
+def network(net: str | spec.Network) -> Net | LayerNet:
     """A network from an inline form (``"1-8-4-1:relu,relu,identity:mse"``), a spec file path,
-    or a validated `gradscribe.derive.spec.Network`.
+    or a validated `gradscribe.derive.spec.Network`; or one layer, ``"layer:affine:4-3"``
+    (a `LayerNet`).
 
     Raises:
         gradscribe.derive.errors.SpecError: the network is malformed (the message names where).
     """
+    from .derive import layers
+
+    if isinstance(net, layers.LayerSpec) or (isinstance(net, str) and layers.is_layer(net)):
+        return LayerNet(net)
     return Net(net)

@@ -86,4 +86,60 @@ MESSAGES = {
     "example.forward": "Forward pass",
     "example.loss": "Loss",
     "example.backward": "Backward pass",
+    # One layer at a time (layer:KIND:SIZES).
+    "layer.title": "One layer: {kind}",
+    "layer.intro": "Layer {net}, sizes {sizes}, in the {layout}.",
+    "layer.layout.row": "row layout: one sample per row",
+    "layer.layout.column": "column layout: one sample per column",
+    "layer.symbols": (
+        r"$N$ is the batch size; $\odot$ is the elementwise product and $\mathbf{{1}}$ the "
+        r"all-ones vector of length $N$. For any quantity $z$, $\mathrm{{d}}z$ stands for "
+        r"$\partial L / \partial z$, where $L$ is the scalar the whole chain ends in."
+    ),
+    "layer.tags": "Every equation is tagged with the name the layer's code gives it (out, dx, dw, ...).",
+    "layer.vjp.title": "Local gradients",
+    "layer.vjp.intro": (
+        r"The layer is given $\mathrm{{d}}\mathrm{{out}} = \partial L / \partial \mathrm{{out}}$ "
+        "from the layer above. Each local gradient is the vector-Jacobian product of it: the "
+        r"derivative of $\langle \mathrm{{d}}\mathrm{{out}}, \mathrm{{out}} \rangle = "
+        r"\sum \mathrm{{d}}\mathrm{{out}} \odot \mathrm{{out}}$ with respect to the input or the "
+        "parameter, which is what back-propagation chains."
+    ),
+    "layer.vjp.loss": (
+        r"A loss ends the chain: $\mathrm{{d}}x = \partial L / \partial x$ is the derivative of "
+        "the loss itself."
+    ),
+    "layer.loss.title": "Loss: {title}",
+    "layer.activation": "The activation",
+    "layer.shape.x": "input",
+    "layer.shape.scores": "scores (the loss's input)",
+    "layer.shape.w": "weights",
+    "layer.shape.b": "bias",
+    "layer.shape.out": "output",
+    "layer.shape.dout": "upstream gradient",
+    "layer.shape.mask": "the dropout mask (0 or 1)",
+    "layer.shape.t": "targets",
+    "layer.shape.p": "probabilities",
+    "layer.shape.gamma": "scale",
+    "layer.shape.beta": "shift",
+    "layer.shape.mu": "the batch's mean per unit",
+    "layer.shape.var": "the batch's (biased) variance per unit",
+    "layer.shape.xhat": "the normalised input",
+    "layer.shape.dxhat": "the gradient at the normalised input",
+    "layer.note.dropout": (
+        "Inverted dropout: each unit is kept with probability 1 - p = {keep} and scaled by "
+        "1 / (1 - p). Code that does not scale at training time (it scales at test time "
+        "instead) has the mask itself as the factor; the checker reads which from what the "
+        "forward pass returned."
+    ),
+    "layer.note.batchnorm": (
+        "Training mode: the mean and variance are the batch's own (the biased variance), "
+        "epsilon = {eps}. The checker reads epsilon from the forward pass's output."
+    ),
+    "layer.note.labels": (
+        "Code that takes integer class labels y of shape (N,) has t = the one-hot rows of y."
+    ),
+    "layer.example.seeded": (
+        "Small seeded values (the same on every run) for every input; batch size $N = {batch}$."
+    ),
 }

@@ -93,4 +93,59 @@ MESSAGES = {
     "example.forward": "순방향 계산",
     "example.loss": "손실",
     "example.backward": "역방향 계산",
+    # 한 번에 한 층 (layer:KIND:SIZES).
+    "layer.title": "층 하나: {kind}",
+    "layer.intro": "층 {net}, 크기 {sizes}, {layout}.",
+    "layer.layout.row": "행 배치: 행마다 표본 하나",
+    "layer.layout.column": "열 배치: 열마다 표본 하나",
+    "layer.symbols": (
+        r"$N$은 배치 크기이고, $\odot$은 원소별 곱, $\mathbf{{1}}$은 모든 원소가 1인 길이 $N$의 "
+        r"벡터입니다. 어떤 양 $z$에 대해서든 $\mathrm{{d}}z$는 $\partial L / \partial z$를 "
+        r"뜻하며, $L$은 전체 연쇄의 끝에 있는 스칼라입니다."
+    ),
+    "layer.tags": "모든 식에는 층의 코드에서 쓰는 이름(out, dx, dw, ...)이 태그로 붙어 있습니다.",
+    "layer.vjp.title": "국소 기울기",
+    "layer.vjp.intro": (
+        r"이 층은 위층에서 $\mathrm{{d}}\mathrm{{out}} = \partial L / \partial \mathrm{{out}}$을 "
+        "받습니다. 각 국소 기울기는 이것과의 벡터-야코비 곱입니다. 즉 "
+        r"$\langle \mathrm{{d}}\mathrm{{out}}, \mathrm{{out}} \rangle = "
+        r"\sum \mathrm{{d}}\mathrm{{out}} \odot \mathrm{{out}}$을 입력이나 매개변수로 미분한 "
+        "것이며, 역전파는 이것을 연쇄합니다."
+    ),
+    "layer.vjp.loss": (
+        r"손실은 연쇄의 끝입니다: $\mathrm{{d}}x = \partial L / \partial x$는 손실 자체의 "
+        "도함수입니다."
+    ),
+    "layer.loss.title": "손실 함수: {title}",
+    "layer.activation": "활성화 함수",
+    "layer.shape.x": "입력",
+    "layer.shape.scores": "점수 (손실의 입력)",
+    "layer.shape.w": "가중치",
+    "layer.shape.b": "편향",
+    "layer.shape.out": "출력",
+    "layer.shape.dout": "위층에서 온 기울기",
+    "layer.shape.mask": "드롭아웃 마스크 (0 또는 1)",
+    "layer.shape.t": "목표값",
+    "layer.shape.p": "확률",
+    "layer.shape.gamma": "배율",
+    "layer.shape.beta": "이동",
+    "layer.shape.mu": "유닛별 배치 평균",
+    "layer.shape.var": "유닛별 배치 분산 (편향 분산)",
+    "layer.shape.xhat": "정규화된 입력",
+    "layer.shape.dxhat": "정규화된 입력에서의 기울기",
+    "layer.note.dropout": (
+        "역 드롭아웃: 각 유닛은 확률 1 - p = {keep}로 남고 1 / (1 - p)배가 됩니다. 학습 때 "
+        "배율을 곱하지 않는 코드(대신 시험 때 곱함)에서는 마스크 자체가 곱해지는 값이며, "
+        "검사기는 순방향 계산이 돌려준 값에서 어느 쪽인지 읽습니다."
+    ),
+    "layer.note.batchnorm": (
+        "학습 모드: 평균과 분산은 배치 자체의 값(편향 분산)이며, epsilon = {eps}입니다. "
+        "검사기는 순방향 계산의 출력에서 epsilon을 읽습니다."
+    ),
+    "layer.note.labels": (
+        "정수 클래스 레이블 y (형태 (N,))를 받는 코드에서 t는 y의 원-핫 행들입니다."
+    ),
+    "layer.example.seeded": (
+        "모든 입력에 작은 시드 값(실행할 때마다 같음)을 씁니다. 배치 크기는 $N = {batch}$입니다."
+    ),
 }

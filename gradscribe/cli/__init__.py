@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="FUNC may be a function or Class.method (the class built from the "
                       "layer sizes)")
     what.add_argument("--formula", metavar='"dW2 = ..."')
+    p.add_argument("--forward", metavar="FILE:FUNC", default=None,
+                   help="for layer:... checks: the forward function paired with the backward "
+                   "(default: NAME_forward of the same file)")
     p.add_argument("--batch", type=int, default=None, help="the batch size the checker draws")
     p.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
                    help="stop FUNC after this many seconds in all, its import included "
@@ -140,6 +143,9 @@ def _warnings(args) -> list[str]:
     from ..derive.spec import load
 
     net = load(args.net)
+    if not hasattr(net, "layers"):  # one layer (layer:KIND:...)
+        act = net.kind.activation if net.kind.family == "activation" else None
+        return [f"gradscribe: warning: {act.name}: {act.warning}"] if act and act.warning else []
     warned: dict[str, list[int]] = {}  # one line per activation, however many layers use it
     for index, layer in enumerate(net.layers, start=1):
         if layer.act.warning:

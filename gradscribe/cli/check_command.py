@@ -16,11 +16,16 @@ import sys
 from ..check import conventions, judge
 from ..check.formula import FormulaError
 from ..derive import spec
+from ..derive.layers import LayerSpec
 from .errors import UsageError
 
 
 def run_check(args) -> int:
     net = spec.load(args.net)
+    if isinstance(net, LayerSpec):
+        return _check_layer(net, args)
+    if args.forward is not None:
+        raise UsageError("--forward is for one layer (layer:KIND:SIZES), paired with its backward")
     if args.batch is not None and args.batch < 1:
         raise UsageError("--batch must be at least 1")
     if not args.timeout > 0 or args.timeout > 10**6:  # NaN fails the first test
@@ -52,3 +57,8 @@ def run_check(args) -> int:
     else:
         print(report.table())
     return 0 if report.ok else 1
+
+
+def _check_layer(layer: LayerSpec, args) -> int:
+    """`check layer:... --python FILE:NAME [--forward FILE:FUNC]`: one layer's backward code."""
+    raise UsageError(f"check: {layer.inline()}: checking one layer's code is not available yet")
