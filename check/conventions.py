@@ -179,19 +179,64 @@ def target_of(func) -> Target:
 
 @dataclass
 class Slot:
-    """Where an object keeps one parameter: `get`/`set` it, as `stored` (shape) says."""
+    """Where an object keeps one parameter: `get`/`set` it, as `stored` (shape) says.
+
+    `held` is the array the object held when it was found: values are written *into* it
+    (``held[...] = value``), so every other reference to it (a layer object built with
+    ``Affine(self.params['W1'], ...)``) sees them; the slot is rebound to it where the code
+    replaced it. Without a held array (not a writable floating-point array) the slot is rebound.
+    """
 
     param: str
     where: str
     stored: tuple
     container: object
     key: object
+    held: np.ndarray | None = None
 
-    def set(self, value: np.ndarray) -> None:
+    def current(self):
+        if isinstance(self.container, (dict, list)):
+            return self.container[self.key]
+        return getattr(self.container, self.key)
+
+    def _bind(self, value) -> None:
         if isinstance(self.container, (dict, list)):
             self.container[self.key] = value
         else:
             setattr(self.container, self.key, value)
+
+    def set(self, value: np.ndarray) -> None:
+        held = self.held
+        if held is None or held.shape != np.shape(value):
+            self._bind(value)
+            return
+        try:
+            if self.current() is not held:
+                self._bind(held)
+        except (KeyError, IndexError, AttributeError):
+            self._bind(held)
+        held[...] = value
+
+    def changed(self, value: np.ndarray) -> bool:
+        """Did the call replace the held array or change its values (an update step)?"""
+        try:
+            now = self.current()
+        except Exception:  # noqa: BLE001  # the code deleted the attribute or the key
+            return True
+        if self.held is not None and now is not self.held:
+            return True
+        try:
+            return not np.array_equal(np.asarray(now), np.asarray(value, dtype=np.asarray(now).dtype))
+        except Exception:  # noqa: BLE001  # something that is not an array any more
+            return True
+
+
+def _holdable(value) -> np.ndarray | None:
+    """`value` if the checker can write drawn values into it (a writable float array)."""
+    if (isinstance(value, np.ndarray) and type(value) is np.ndarray and value.dtype.kind == "f"
+            and value.flags.writeable):
+        return value
+    return None
 
 
 def _fits(net, name: str, shape: tuple) -> str | None:
@@ -226,7 +271,7 @@ def find_slots(obj, net) -> dict[str, list[Slot]]:
     def add(param, where, container, key, value):
         if param in names and _fits(net, param, tuple(np.shape(value))):
             slots.setdefault(param, []).append(Slot(param, where, tuple(np.shape(value)),
-                                                    container, key))
+                                                    container, key, _holdable(value)))
 
     attrs = vars(obj) if hasattr(obj, "__dict__") else {}
     for attr, value in list(attrs.items()):
@@ -382,8 +427,97 @@ def bind(fn, net, label: str, method: bool) -> Binding:
 # ----------------------------------------------------------------------------- building classes
 
 
+#: constructor parameters course code names the layer sizes with
+INPUT_NAMES = frozenset((
+    "input_size", "input_dim", "input_dims", "n_in", "n_input", "n_inputs", "num_inputs",
+    "num_input", "input_nodes", "in_features", "in_dim", "n_x", "d_in", "nin", "input_units",
+    "input_layer_size", "n_features", "num_features", "inputs"))
+OUTPUT_NAMES = frozenset((
+    "output_size", "output_dim", "num_classes", "n_out", "n_output", "n_outputs", "num_outputs",
+    "num_output", "output_nodes", "n_classes", "out_features", "out_dim", "n_y", "d_out", "nout",
+    "output_units", "output_layer_size", "outputs"))
+HIDDEN_NAMES = frozenset((
+    "hidden_size", "hidden_dim", "hidden_dims", "hidden_size_list", "hidden_layers",
+    "hidden_sizes", "hidden_units", "hidden_nodes", "n_hidden", "num_hidden", "hidden",
+    "hidden_layer_sizes", "hidden_layer_size", "n_h", "nh", "hidden_neurons", "hiddens",
+    "hidden_list", "num_hiddens"))
+SIZES_NAMES = frozenset((
+    "sizes", "layers", "layer_sizes", "layer_dims", "layers_dims", "dims", "architecture",
+    "topology", "shape", "net_sizes", "structure", "layer_units", "units"))
+#: constructor or FUNC arguments that change the loss (an L2 penalty / weight decay)
+PENALTY_NAMES = ("reg", "weight_decay_lambda", "weight_decay", "l2", "l2_reg", "reg_lambda",
+                 "lambda_", "lam", "lmbda", "reg_strength", "regularization", "l2_lambda")
+
+
+def _hidden_forms(name: str, hidden: list) -> list:
+    """The values a hidden-size parameter may want: a list of widths, or one int (one
+    hidden layer, or every hidden layer as wide)."""
+    plural = name.endswith(("s", "list")) and name not in ("num_hiddens",)
+    ints = [hidden[0]] if hidden and len(set(hidden)) == 1 else []
+    lists = [list(hidden)]
+    return lists + ints if plural else ints + lists
+
+
+def _named_attempts(cls, sig, sizes: list) -> list:
+    """(args, kwargs, how) built from the constructor's parameter names, or []."""
+    hidden = sizes[1:-1]
+    choices = []
+    for p in sig.parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD, p.POSITIONAL_ONLY):
+            continue
+        if p.name in SIZES_NAMES:
+            choices.append((p.name, [list(sizes)]))
+        elif p.name in INPUT_NAMES:
+            choices.append((p.name, [sizes[0]]))
+        elif p.name in OUTPUT_NAMES:
+            choices.append((p.name, [sizes[-1]]))
+        elif p.name in HIDDEN_NAMES:
+            choices.append((p.name, _hidden_forms(p.name, hidden)))
+        elif p.default is p.empty:
+            return []  # a required argument it cannot tell
+    if not choices:
+        return []
+    out = [{}]
+    for name, forms in choices:  # in the signature's order
+        out = [dict(kw, **{name: f}) for kw in out for f in forms]
+    return [((), kw, f"{cls.__name__}({', '.join(f'{k}={v!r}' for k, v in kw.items())})")
+            for kw in out]
+
+
+def _complete(obj, net) -> bool:
+    slots = find_slots(obj, net)
+    return all(k in slots for k in param_names(net))
+
+
+def _misfit(obj, net, param: str) -> str | None:
+    """``it holds self.params['W1'] of shape (784, 4) where (3, 4) belongs`` for a parameter
+    held under its name in another shape (a class built for other sizes), or None."""
+    for attr, value in (vars(obj) if hasattr(obj, "__dict__") else {}).items():
+        found = [(f"self.{attr}", value)] if canonical(attr, net) == param else []
+        if isinstance(value, dict):
+            found += [(f"self.{attr}[{k!r}]", v) for k, v in value.items()
+                      if canonical(str(k), net) == param]
+        for where, v in found:
+            if _array(v):
+                return (f"it holds {where} of shape {_shape(v.shape)} where "
+                        f"{_shape(layout_shape(net, param))} belongs")
+    return None
+
+
+def constructor_text(cls) -> str:
+    """``FullyConnectedNet(hidden_dims, input_dim=3072, ...)``: the constructor's signature."""
+    sig = _signature(cls)
+    return f"{cls.__name__}{sig}" if sig is not None else f"{cls.__name__}(...)"
+
+
 def _construct(cls, net, label: str):
-    """An instance of `cls` built from the layer sizes; (instance, how it was built)."""
+    """An instance of `cls` built from the layer sizes; (instance, how it was built).
+
+    Tried in turn: the sizes as one list, as separate integers, by the constructor's
+    parameter names (`INPUT_NAMES`, `HIDDEN_NAMES` (an int or a list), `OUTPUT_NAMES`,
+    `SIZES_NAMES`; defaulted parameters left at their defaults), no arguments. The first instance
+    holding every parameter wins; else the first holding some, else the first built.
+    """
     sizes = list(net.sizes)
     sig = _signature(cls)
     attempts = []
@@ -392,31 +526,49 @@ def _construct(cls, net, label: str):
         required = [p for p in positional if p.default is p.empty]
         if len(required) <= 1 <= len(positional) or (
                 len(positional) <= 1 and any(p.kind == p.VAR_POSITIONAL for p in sig.parameters.values())):
-            attempts.append(((sizes,), f"{cls.__name__}({sizes})"))
-        if len(required) <= len(sizes) <= len(positional):
-            attempts.append((tuple(sizes), f"{cls.__name__}({', '.join(map(str, sizes))})"))
+            attempts.append(((sizes,), {}, f"{cls.__name__}({sizes})"))
+        variadic = any(p.kind == p.VAR_POSITIONAL for p in sig.parameters.values())
+        if len(required) <= len(sizes) and (len(sizes) <= len(positional) or variadic):
+            attempts.append((tuple(sizes), {}, f"{cls.__name__}({', '.join(map(str, sizes))})"))
+        attempts += _named_attempts(cls, sig, sizes)
         if not required:
-            attempts.append(((), f"{cls.__name__}()"))
+            attempts.append(((), {}, f"{cls.__name__}()"))
     else:
-        attempts = [((sizes,), f"{cls.__name__}({sizes})"),
-                    (tuple(sizes), f"{cls.__name__}({', '.join(map(str, sizes))})")]
+        attempts = [((sizes,), {}, f"{cls.__name__}({sizes})"),
+                    (tuple(sizes), {}, f"{cls.__name__}({', '.join(map(str, sizes))})")]
     if not attempts:
-        raise CallingError(f"{label}: cannot build {cls.__name__} from the layer sizes {sizes} "
-                           f"(its constructor takes {sig})")
-    failures, built = [], None
-    for args, how in attempts:
+        raise CallingError(f"{label}: cannot build {cls.__name__} from the layer sizes {sizes}: "
+                           f"its constructor is {constructor_text(cls)}")
+    failures, some, built = [], None, None
+    for args, kwargs, how in attempts:
         try:
-            obj = cls(*args)
+            obj = cls(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001  # the user's constructor: try the next form
             failures.append(f"{how} raised {type(exc).__name__}: {first_line(exc)}")
             continue
-        if find_slots(obj, net):
+        if _complete(obj, net):
             return obj, how
+        if find_slots(obj, net):
+            some = some or (obj, how)
         built = built or (obj, how)
-    if built is not None:
-        return built
-    raise CallingError(f"{label}: cannot build {cls.__name__} from the layer sizes: "
-                       + "; ".join(failures))
+    if some is not None or built is not None:
+        return some or built
+    raise CallingError(f"{label}: cannot build {cls.__name__} from the layer sizes {sizes} "
+                       f"(its constructor is {constructor_text(cls)}): " + "; ".join(failures))
+
+
+def penalty_settings(fn) -> dict:
+    """``{"reg": 0.0}``: the arguments of `fn` (a constructor or FUNC) named like a loss
+    penalty that are left at a numeric default."""
+    sig = _signature(fn)
+    out = {}
+    if sig is None:
+        return out
+    for p in sig.parameters.values():
+        if p.name in PENALTY_NAMES and isinstance(p.default, (int, float)) and not isinstance(
+                p.default, bool):
+            out[p.name] = float(p.default) if isinstance(p.default, float) else int(p.default)
+    return out
 
 
 def first_line(exc) -> str:
@@ -456,6 +608,8 @@ class Adapter:
         #: per parameter held by the instance: "as is", "transposed" or "reshaped"
         self.how: dict[str, str] = {}
         self.instance = None
+        #: what the last call did besides returning (spellings read, parameters it changed)
+        self.findings: list[str] = []
         bound = self.target.function
         if self.target.cls is not None:
             self.instance, how = _construct(self.target.cls, net, self.label)
@@ -483,10 +637,14 @@ class Adapter:
         missing = [k for k in param_names(net) if k not in self.slots
                    and k not in self.binding.takes]
         if missing and (strict or self.slots):
+            misfit = _misfit(self.instance, net, missing[0])
             raise CallingError(
                 f"{self.label}: {how} has no attribute holding {', '.join(missing)} (looked "
                 f"for lists of weights/biases, a dict keyed W1/b1, attributes W1/b1 with the "
-                f"shapes of the layers)")
+                f"shapes of the layers)"
+                + (f"; {misfit}" if misfit else "")
+                + (f"; its constructor is {constructor_text(type(self.instance))}"
+                   if strict else ""))
         if not self.slots:
             return
         self.notes.append(f"{how} {'built' if strict else 'used'}; parameters set in " + ", ".join(
@@ -509,6 +667,16 @@ class Adapter:
                     f"judged transposed back")
 
     @property
+    def settings(self) -> dict:
+        """Arguments that change the loss (`PENALTY_NAMES`) left at their defaults, of the
+        constructor and of FUNC: ``{"reg": 0.0}``."""
+        out = {}
+        if self.target.cls is not None:
+            out.update(penalty_settings(self.target.cls))
+        out.update(penalty_settings(self.function))
+        return out
+
+    @property
     def function(self):
         if self.instance is not None:
             return getattr(self.instance, self.target.method)
@@ -521,7 +689,13 @@ class Adapter:
         return tuple(self.binding.names[w] for w in ("X", "T", "XT") if w in self.binding.names)
 
     def call_raw(self, params: dict, X, T):
-        """Set the parameters, call FUNC and return what it returned (exceptions propagate)."""
+        """Set the parameters, call FUNC and return what it returned (exceptions propagate).
+
+        Parameters held by the instance are set again before every call (written into the
+        arrays it holds); afterwards `self.findings` says which of them the call changed.
+        A params dict is passed as a `ParamsView` answering the spellings the code reads.
+        """
+        written = {}
         for k, slots in self.slots.items():
             value = params[k]
             how = self.how[k]
@@ -531,7 +705,10 @@ class Adapter:
                 value = value.reshape(slots[0].stored)
             for slot in slots:
                 slot.set(value)
-        values = {"X": X, "T": T, "XT": (X, T), "params": params}
+            written[k] = value
+        view = ParamsView(params, self.net) if any(
+            what == "params" for _, what in self.binding.plan) else params
+        values = {"X": X, "T": T, "XT": (X, T), "params": view}
         args, kwargs = [], {}
         for name, what in self.binding.plan:
             value = values[what] if what in values else params[what]
@@ -539,16 +716,50 @@ class Adapter:
                 args.append(value)
             else:
                 kwargs[name] = value
-        return self.function(*args, **kwargs)
+        self.findings = []
+        try:
+            return self.function(*args, **kwargs)
+        finally:
+            if view is not params:
+                view.write_back(params)
+                if view.read:
+                    self.findings.append(
+                        f"{self.label} read " + ", ".join(
+                            f"params[{key!r}]" for key in view.read)
+                        + " (given the network's " + ", ".join(view.read.values()) + ")")
+            changed = [next(s.where for s in self.slots[k] if s.changed(value))
+                       for k, value in written.items()
+                       if any(s.changed(value) for s in self.slots[k])]
+            if changed:
+                self.findings.append(
+                    f"{self.label} changed {', '.join(changed)} during the call (a parameter "
+                    f"update inside it?): the parameters are set again before every call, and "
+                    f"its gradients are judged as returned")
 
     def call(self, params: dict, X, T) -> Outcome:
         """FUNC's gradients at (params, X, T), keyed like params, in the layout's shapes."""
-        return self.normalize(self.call_raw(params, X, T))
+        raw = self.call_raw(params, X, T)
+        outcome = self.normalize(raw)
+        outcome.notes[:0] = [n for n in self.findings if n not in outcome.notes]
+        return outcome
+
+    @property
+    def held_precision(self) -> str | None:
+        """"float32" / "float16" when the instance holds its parameters in that precision
+        (the drawn values are rounded to it), else None."""
+        low = None
+        for slots in self.slots.values():
+            for slot in slots:
+                if slot.held is not None and slot.held.dtype.itemsize < 8:
+                    if low is None or slot.held.dtype.itemsize < np.dtype(low).itemsize:
+                        low = str(slot.held.dtype)
+        return low
 
     def normalize(self, raw) -> Outcome:
         """What FUNC returned -> `Outcome` (raises ReturnError when it is not gradients)."""
         grads, notes = normalize(raw, self.net, self.label)
         out = {}
+        low = self.held_precision
         for k, v in grads.items():
             if k in self.slots:
                 stored = self.slots[k][0].stored
@@ -556,8 +767,52 @@ class Adapter:
                 if arr is not None and arr.shape == stored and self.how[k] != "as is":
                     v = arr.T if self.how[k] == "transposed" else arr.reshape(
                         layout_shape(self.net, k))
+            if low is not None:
+                arr = _as_float(v)
+                if arr is not None and arr.dtype.kind == "f" and arr.dtype.itemsize > np.dtype(low).itemsize:
+                    # its inputs were rounded to `low`: judged at that precision
+                    v = arr.astype(low)
             out[k] = v
         return Outcome(out, notes)
+
+
+class ParamsView(dict):
+    """The params dict FUNC gets: keyed W1, B1, ... and answering every spelling of them
+    (``b1``, ``w1``, ``W_1``, ``bias1``); `read` records the spellings read other than the
+    stored keys (spelling -> key). `write_back` copies what FUNC stored under any spelling
+    into the checker's dict, so replaced parameters are still seen."""
+
+    def __init__(self, params: dict, net):
+        super().__init__(params)
+        self._net = net
+        self.read: dict[str, str] = {}
+
+    def _key(self, key):
+        if isinstance(key, str) and not dict.__contains__(self, key):
+            found = canonical(key, self._net)
+            if found is not None and dict.__contains__(self, found):
+                return found
+        return None
+
+    def __missing__(self, key):
+        found = self._key(key)
+        if found is None:
+            raise KeyError(key)
+        self.read.setdefault(key, found)
+        return dict.__getitem__(self, found)
+
+    def __contains__(self, key):
+        return dict.__contains__(self, key) or self._key(key) is not None
+
+    def get(self, key, default=None):
+        return self[key] if key in self else default
+
+    def write_back(self, params: dict) -> None:
+        for key, value in dict.items(self):
+            found = key if key in params else (canonical(key, self._net)
+                                               if isinstance(key, str) else None)
+            if found in params and params[found] is not value:
+                params[found] = value
 
 
 def _as_float(v):

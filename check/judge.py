@@ -356,6 +356,9 @@ def _check_function(net, func, batch, seed, targets) -> CheckReport:
     caller = _Caller(adapter, net)
     report = CheckReport(net, f"{name}()", batches)
     report.notes += adapter.notes
+    settings = dict(getattr(adapter, "settings", {}) or {})
+    report.notes += [f"{name}: {k}={v!r} left at its default; it changes the loss (a penalty on "
+                     f"the weights)" for k, v in settings.items()]
     returned: list[dict] = []
     modified: dict[str, str] = {}
     at_one = _BatchOfOne(derivation, caller, rng, targets)

@@ -153,7 +153,9 @@ def run(fd_in: int, fd_out: int, path_text: str, name: str, megabytes: int, net)
         return 0
     _send(fd_out, {"kind": "ready", "name": adapter.label,
                    "notes": [calling.safe_text(n, 500) for n in adapter.notes],
-                   "data_names": list(adapter.data_names)})
+                   "data_names": list(adapter.data_names),
+                   "settings": {calling.safe_text(k, 50): v
+                                for k, v in list(adapter.settings.items())[:10]}})
     serve(fd_in, fd_out, adapter)
     return 0
 

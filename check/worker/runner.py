@@ -83,6 +83,7 @@ class WorkerAdapter:
         self.label = func_name
         self.notes: list[str] = []
         self.data_names: tuple = ()
+        self.settings: dict = {}
         self.batch_axis = 1 if net.layout == "column" else 0
         self.reply_limit = reply_limit
         self.budget = self.timeout
@@ -149,6 +150,11 @@ class WorkerAdapter:
         self.label = self.name = header["name"][:100] or self.name
         self.notes = [n[:500] for n in notes[:20]]
         self.data_names = tuple(n[:50] for n in names[:4])
+        settings = header.get("settings", {})
+        if isinstance(settings, dict):
+            self.settings = {k[:50]: v for k, v in list(settings.items())[:10]
+                             if isinstance(k, str) and isinstance(v, (int, float))
+                             and not isinstance(v, bool) and np.isfinite(v)}
 
     def close(self) -> None:
         """Stop the worker and everything it started; keep what it printed."""
@@ -348,6 +354,11 @@ def _fork_worker(req_read: int, resp_write: int, path: str, name: str, memory_mb
     if pid == 0:  # the worker
         code = 70
         try:
+            # the parent's fault handler (pytest's, say) would dump the parent's stack into
+            # FUNC's output when FUNC crashes the worker
+            import faulthandler
+
+            faulthandler.disable()
             os.setsid()
             for fd in (out_read,):
                 os.close(fd)
