@@ -263,3 +263,60 @@ def test_a_crashing_func_does_not_dump_the_checkers_stack(tmp_path):
                           timeout=300)
     assert "ended its process with SIGSEGV" in done.stdout, done.stderr
     assert log.read_text() == ""
+
+
+# ------------------------------------------------------------------------------ imports
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_a_file_in_a_package_imports_as_its_package_does(cli, tmp_path, monkeypatch):
+    """`from ..layers import *` and `from course.layers import ...` work with no PYTHONPATH,
+    from the project's folder and from anywhere else."""
+    _write(tmp_path / "course" / "__init__.py", "")
+    _write(tmp_path / "course" / "classifiers" / "__init__.py", "")
+    _write(tmp_path / "course" / "layers.py",
+           "def affine_forward(x, w, b):\n    return x @ w + b, (x, w)\n\n\n"
+           "def affine_backward(dout, cache):\n    x, w = cache\n"
+           "    return dout @ w.T, x.T @ dout, dout.sum(axis=0)\n")
+    net_file = _write(tmp_path / "course" / "classifiers" / "linear.py",
+                      "from ..layers import *\nfrom course.layers import affine_forward as forward\n\n\n"
+                      "def grads(params, X, T):\n"
+                      "    out, cache = forward(X, params['W1'], params['b1'])\n"
+                      "    _, dw, db = affine_backward(out - T, cache)\n"
+                      "    return {'W1': dw, 'b1': db}\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for cwd, target in ((tmp_path, "course/classifiers/linear.py"), (elsewhere, str(net_file))):
+        monkeypatch.chdir(cwd)
+        status, out, err = cli("check", "3-2:identity:half_sse:row", "--python", f"{target}:grads")
+        assert status == 0, err
+        assert out.strip().endswith("all right")
+
+
+def test_python2_and_data_read_at_import_get_one_line(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cases = {
+        "old.py": ("import numpy as np\n\ndef grads(params, X, T):\n    print 'step'\n"
+                   "    return {}\n",
+                   "'old.py' is Python 2 code (print without parentheses, line 4): gradscribe "
+                   "checks Python 3 code; port it to Python 3 first"),
+        "older.py": ("def grads(params, X, T):\n    for i in xrange(3):\n        pass\n"
+                     "    return {}\n\ngrads(None, None, None)\n",
+                     "'older.py' is Python 2 code (the Python 2 name 'xrange')"),
+        "loads.py": ("import numpy as np\nX_train = np.load('data/train.npy')\n\n\n"
+                     "def grads(params, X, T):\n    return {}\n",
+                     "importing 'loads.py' failed: it opens 'data/train.npy' when imported "
+                     f"(FileNotFoundError, running from {tmp_path}); put the code that loads "
+                     "data under `if __name__ == \"__main__\":` so that importing the file only "
+                     "defines the function"),
+    }
+    for name, (text, line) in cases.items():
+        _write(tmp_path / name, text)
+        status, out, err = cli("check", "3-2:identity:half_sse:row", "--python", f"{name}:grads")
+        assert status == 2 and out == ""
+        assert err.count("\n") == 1 and line in err, err

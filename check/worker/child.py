@@ -2,8 +2,9 @@
 
 Started by `gradscribe.check.worker.runner` as ``python -m gradscribe.check.worker.child FD_IN FD_OUT FILE FUNC
 MEMORY_MB NETWORK`` (NETWORK: the parent's `Network`, pickled and base64-encoded). It limits
-its own address space, makes FILE's folder importable (as ``python FILE`` would), imports
-FILE, locates and builds FUNC through `conventions`, then answers requests on FD_IN with
+its own address space, makes FILE's folder importable (as ``python FILE`` would), and the
+top of FILE's package and the current directory, imports FILE (as a module of its package),
+locates and builds FUNC through `conventions`, then answers requests on FD_IN with
 messages on FD_OUT (see `gradscribe.check.worker.wire`). Its stdout and stderr are pipes the parent drains and
 truncates. Whatever FUNC does here, the parent believes only well-formed float64 arrays.
 """
@@ -11,9 +12,11 @@ truncates. Whatever FUNC does here, the parent believes only well-formed float64
 from __future__ import annotations
 
 import base64
+import importlib
 import importlib.util
 import os
 import pickle
+import re
 import sys
 from pathlib import Path
 
@@ -70,25 +73,113 @@ def _write(fd: int, message: bytes) -> None:
         data = data[os.write(fd, data):]
 
 
+def package_of(path: Path) -> tuple[Path, str | None]:
+    """(the folder FILE's package is imported from, FILE's dotted module name) for a FILE in a
+    package (folders with ``__init__.py``): the top is the first folder upward without one.
+    (FILE's folder, None) for a FILE outside any package."""
+    folder, parts = path.parent, [path.stem]
+    while (folder / "__init__.py").is_file() and folder.parent != folder:
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    if len(parts) == 1 or not all(p.isidentifier() for p in parts):
+        return path.parent, None
+    return folder, ".".join(parts)
+
+
+def _import_path(path: Path) -> list[str]:
+    """sys.path's head for FILE: its folder (as ``python FILE`` has it), its package's top,
+    the current directory (as the user's project runs from it)."""
+    top, _ = package_of(path)
+    out = []
+    for entry in (str(path.parent), str(top), os.getcwd()):
+        if entry not in out:
+            out.append(entry)
+    return out
+
+
+#: Python 2 spellings a Python 3 import fails on: (exception class name, test, what it is)
+_PY2_NAMES = frozenset(("xrange", "raw_input", "unicode", "basestring", "unichr", "long",
+                        "execfile", "cmp", "reduce", "file"))
+_PY2_MODULES = frozenset(("cPickle", "urllib2", "Queue", "ConfigParser", "StringIO", "cStringIO",
+                          "Tkinter", "__builtin__", "commands", "httplib", "urlparse"))
+
+
+def python2_sign(exc: BaseException) -> str | None:
+    """What says the failing import is Python 2 code (``print without parentheses, line 3``),
+    or None."""
+    if isinstance(exc, SyntaxError):
+        msg, text = str(exc.msg or ""), str(exc.text or "")
+        line = f", line {exc.lineno}" if exc.lineno else ""
+        if "Missing parentheses in call to 'print'" in msg or re.match(r"\s*print\s+[\"'\w]", text):
+            return f"print without parentheses{line}"
+        if "Missing parentheses in call to 'exec'" in msg:
+            return f"exec without parentheses{line}"
+        if "multiple exception types must be parenthesized" in msg or re.search(
+                r"\bexcept\s+[\w.]+\s*,\s*\w+\s*:", text):
+            return f"'except Error, name:'{line}"
+        if re.search(r"\braise\s+\w+\s*,", text):
+            return f"'raise Error, message'{line}"
+        if "<>" in text:
+            return f"the operator <>{line}"
+        if "leading zeros in decimal integer literals" in msg:
+            return f"an octal literal like 0777{line}"
+        return None
+    if type(exc) is NameError and getattr(exc, "name", None) in _PY2_NAMES:
+        return f"the Python 2 name '{exc.name}'"
+    if isinstance(exc, ImportError) and getattr(exc, "name", None) in _PY2_MODULES:
+        return f"the Python 2 module '{exc.name}'"
+    return None
+
+
+def import_failure(path_text: str, exc: BaseException) -> str:
+    """The one line for FILE failing to import: Python 2 code, a data file read at import
+    time, or the exception."""
+    sign = python2_sign(exc)
+    if sign is not None:
+        return (f"'{path_text}' is Python 2 code ({sign}): gradscribe checks Python 3 code; "
+                f"port it to Python 3 first")
+    if isinstance(exc, OSError) and not isinstance(exc, (BlockingIOError, ConnectionError)):
+        missing = getattr(exc, "filename", None)
+        if not missing:  # NumPy's loaders say "NAME not found."
+            text = calling.safe_text(exc, 200)
+            missing = re.sub(r" not found\.?$", "", text)
+        return (f"importing '{path_text}' failed: it opens '{missing}' when imported "
+                f"({calling.type_name(exc)}, running from {os.getcwd()}); put the code that "
+                f"loads data under `if __name__ == \"__main__\":` so that importing the file "
+                f"only defines the function")
+    return f"importing '{path_text}' failed: {calling.describe_exception(exc)}"
+
+
 def load(path_text: str, name: str, net):
     """FUNC from FILE as a `conventions.Adapter`; raises conventions.CallingError with the
-    line to report."""
-    path = Path(path_text)
-    folder = str(path.resolve().parent)
-    sys.path[0:1] = [folder]  # like `python FILE`: FILE's folder first, not the cwd
+    line to report.
+
+    FILE is imported as a module of its package where it is in one (relative imports work),
+    with its folder, its package's top and the current directory importable.
+    """
+    path = Path(path_text).resolve()
+    sys.path[0:1] = _import_path(path)
+    top, dotted = package_of(path)
+    if dotted is not None:
+        loaded = sys.modules.get(dotted.split(".")[0])
+        if loaded is not None and not str(getattr(loaded, "__file__", "") or "").startswith(
+                str(top / dotted.split(".")[0])):
+            dotted = None  # the name is taken by a module already loaded: import FILE alone
     module_name = "_gradscribe_check_" + "".join(c if c.isalnum() else "_" for c in path.stem)
     try:
-        spec = importlib.util.spec_from_file_location(module_name, path)
-        if spec is None or spec.loader is None:
-            raise conventions.CallingError(f"cannot import '{path_text}'")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
-        spec.loader.exec_module(module)
+        if dotted is not None:
+            module = importlib.import_module(dotted)
+        else:
+            spec = importlib.util.spec_from_file_location(module_name, path)
+            if spec is None or spec.loader is None:
+                raise conventions.CallingError(f"cannot import '{path_text}'")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[module_name] = module
+            spec.loader.exec_module(module)
     except conventions.CallingError:
         raise
     except BaseException as exc:  # noqa: BLE001  # the user's module failing to import is bad input
-        raise conventions.CallingError(
-            f"importing '{path_text}' failed: {calling.describe_exception(exc)}") from None
+        raise conventions.CallingError(import_failure(path_text, exc)) from None
     try:
         target = conventions.resolve(module, name, f"'{path_text}'")
         return conventions.Adapter(target, net)
