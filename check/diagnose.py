@@ -18,7 +18,7 @@ from sympy import HadamardProduct
 
 from ..derive import activations
 from ..derive.chain import Derivation, Equation
-from ..derive.evaluate import NumpyBackend, run
+from ..derive.evaluate import NumpyBackend, evaluate, run
 from ..derive.nodes import Activated, ActivationPrime
 
 RTOL = 1e-6
@@ -143,6 +143,8 @@ class Variant:
     origin: int
     slip: str
     derivation: Derivation
+    #: the same slip made in another (already wrong) derivation: `apply(derivation)`
+    apply: object = field(default=None, compare=False, repr=False)
 
 
 def _replace_prime(derivation: Derivation, layer: int, replacement) -> Derivation | None:
@@ -252,7 +254,8 @@ def variants(derivation: Derivation) -> list[Variant]:
         for key, slip, replacement in candidates:
             changed = _replace_prime(derivation, l, replacement)
             if changed is not None:
-                out.append(Variant(key, l, slip, changed))
+                out.append(Variant(key, l, slip, changed,
+                                   lambda der, l=l, r=replacement: _replace_prime(der, l, r)))
     extra = _add_output_prime(derivation)
     if extra is not None:
         L = net.depth
@@ -260,11 +263,19 @@ def variants(derivation: Derivation) -> list[Variant]:
         factor = f"{act}'(G{L})" if net.layers[-1].act.elementwise else f"P ⊙ (1 - P) ({act}'s diagonal)"
         out.append(Variant(f"extra{L}", L,
                            f"multiplies δ{L} by {factor}, which the fused {act} + {net.loss} "
-                           f"delta (P - T) already accounts for", extra))
+                           f"delta (P - T) already accounts for", extra, _add_output_prime))
     return out
 
 
 # ------------------------------------------------------------------------ the diagnoser
+
+
+def _clause(text: str, name: str, layer: int) -> str:
+    """A diagnosis of `name` without its subject: 'dB3: leaves out ...' -> 'leaves out ...'."""
+    for prefix in (f"{name}: ", f"{name} (layer {layer}) ", f"{name} "):
+        if text.startswith(prefix):
+            return text[len(prefix):]
+    return text
 
 
 def _factor_names(batch: int, n_out: int, batch_mean: bool = True,
@@ -391,10 +402,10 @@ class Diagnoser:
                     continue
                 if all(close(g, w, self._rtol) for g, w in zip(got, self._variant_values(v, name))):
                     if v.origin == layer:
-                        return f"{name}: {v.slip}", {"origin": layer}
+                        return f"{name}: {v.slip}", {"origin": layer, "variant": v.key}
                     return ((f"{name} is wrong only because the error starts in layer {v.origin}, "
                             f"which {v.slip}, and propagates down to layer {layer}"),
-                            {"origin": v.origin})
+                            {"origin": v.origin, "variant": v.key})
             wrong_layer = self._wrong_layer(name, layer, got)
             if wrong_layer is not None:
                 return wrong_layer, {"origin": layer}
@@ -413,6 +424,104 @@ class Diagnoser:
             if reduction is not None:
                 return reduction, {}
         return None, {}
+
+    # ------------------------------------------------------------------ two slips at once
+    def variant(self, key: str) -> Variant | None:
+        return next((v for v in self._all_variants() if v.key == key), None)
+
+    def two_slips(self, name: str, got: list, hints=(), rtol: float = RTOL) -> str | None:
+        """One sentence naming two slips that together give `got`, or None.
+
+        Tried in turn: one slip undone (the batch not reduced, a transpose, another shape) and
+        what remains explained by `explain`; a named factor times a modelled slip; a slip of
+        the layers above (`hints`: keys of the variants that explain upper layers' gradients)
+        together with a slip of this layer or one between.
+        """
+        self._rtol = rtol
+        layer = int(name.lstrip("dWBD"))
+        want = self.expected(name)
+        if any(np.asarray(g).dtype == object or not np.all(np.isfinite(np.asarray(g, float)))
+               for g in got):
+            return None
+        head = f"{name} (layer {layer}) has two slips:"
+        for first, undone in self._undone(name, layer, got, want):
+            text, _ = self.explain(name, undone, rtol)
+            if text:
+                return f"{head} {first}; undoing it, {name} {_clause(text, name, layer)}"
+        for v in self._all_variants():
+            if v.origin < layer:
+                continue
+            factor = self._factor(got, self._variant_values(v, name))
+            if factor is not None and isinstance(factor[1], tuple) and factor[1][0] == "table":
+                where = (f"it {v.slip}" if v.origin == layer else
+                         f"the error starts in layer {v.origin}, which {v.slip}, and propagates down")
+                return f"{head} it is off by a factor of {factor[0]}; and {where}"
+        for key in hints:
+            upper = self.variant(key)
+            if upper is None:
+                continue
+            for v in self._all_variants():
+                if not layer <= v.origin < upper.origin or v.apply is None:
+                    continue
+                both = v.apply(upper.derivation)
+                if both is None:
+                    continue
+                joint = Variant(f"{upper.key}+{v.key}", v.origin, "", both)
+                if all(close(g, w, rtol) for g, w in zip(got, self._variant_values(joint, name))):
+                    return (f"{head} the error starts in layer {upper.origin}, which "
+                            f"{upper.slip}, and propagates down; and layer {v.origin} {v.slip} "
+                            f"as well")
+        return None
+
+    def _undone(self, name, layer, got, want):
+        """(the slip, got with it undone) for the slips that can be undone on their own."""
+        g_shape, w_shape = np.shape(got[0]), want[0].shape
+        if g_shape != w_shape:
+            if name.startswith("dB"):
+                batch_axis = 1 if self.derivation.layout == "column" else 0
+                summed = []
+                for g, d, w in zip(got, self.draws, want):
+                    delta_shape = np.shape(d.values[f"D{layer}"])
+                    g = np.asarray(g, float)
+                    if g.shape == delta_shape:
+                        summed.append(g.sum(axis=batch_axis).reshape(w.shape))
+                    elif g.shape == delta_shape[::-1]:
+                        summed.append(g.sum(axis=1 - batch_axis).reshape(w.shape))
+                    else:
+                        break
+                else:
+                    yield ((f"it is not reduced over the batch (shape {shape_text(g_shape)} where "
+                            f"{shape_text(w_shape)} belongs)"), summed)
+            if len(w_shape) == 2 and all(np.shape(g)[::-1] == w.shape for g, w in zip(got, want)):
+                yield (f"it is transposed (shape {shape_text(g_shape)} where {shape_text(w_shape)} "
+                       f"belongs)", [np.asarray(g, float).T for g in got])
+            elif all(np.size(g) == w.size for g, w in zip(got, want)):
+                yield (f"it is in another shape ({shape_text(g_shape)} instead of "
+                       f"{shape_text(w_shape)})", [np.reshape(g, w.shape) for g, w in zip(got, want)])
+        elif len(w_shape) == 2 and w_shape[0] == w_shape[1]:
+            yield "it is transposed", [np.asarray(g, float).T for g in got]
+
+    def own_slip(self, layer: int, env: dict, batch: int, grads: dict) -> str | None:
+        """The slip of layer `layer`'s own step that turns the δ_{layer+1} in `env` (the one the
+        code used) into the gradients `grads` it returned for W_layer and B_layer, or None."""
+        keys = [k for k in (f"W{layer}", f"B{layer}") if k in grads]
+        if not keys:
+            return None
+        for v in self._all_variants():
+            if v.origin != layer:
+                continue
+            der = v.derivation
+            local = dict(env)
+            try:
+                local[f"D{layer}"] = evaluate(der.equation(f"D{layer}").rhs, local, batch,
+                                              NumpyBackend())
+                if all(close(np.asarray(grads[k], float), numpy_value(
+                        der, "d" + k, evaluate(der.equation("d" + k).rhs, local, batch,
+                                               NumpyBackend())), self._rtol) for k in keys):
+                    return v.slip
+            except (TypeError, ValueError, KeyError):
+                continue
+        return None
 
     def _wrong_layer(self, name, layer, got):
         """dW_l built from another layer's input R_j or another layer's δ_j (same shapes)."""

@@ -11,6 +11,7 @@ Both return a `CheckReport`; wrong gradients carry the one-sentence diagnosis of
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import random
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from ..derive.spec import Network, load
 from . import calling, conventions, precedence
 from . import formula as formula_lang
 from .diagnose import (
+    RTOL,
     Diagnoser,
     Draw,
     close,
@@ -324,6 +326,38 @@ def check_function(net, func, batch: int | None = None, seed: int = 0,
     """
     net, capped = checked_network(_network(net))
     _check_targets(net, targets)
+    report = _run_check(net, func, batch, seed, targets, timeout, memory_mb)
+    if report.error is not None and " raised " in report.error:
+        report.error += _flag_hint(net, func, batch, seed, targets, timeout, memory_mb)
+    if capped:
+        report.notes.insert(0, capped)
+    return report
+
+
+def _flag_hint(net: Network, func, batch, seed, targets, timeout, memory_mb) -> str:
+    """For FUNC that raised: '; ... check it with --targets labels' where integer class labels
+    make it run, '; ... check it as NET:row' where the other layout does; else ''."""
+    tries = []
+    if targets != "labels" and (net.loss_def.output == "softmax" or (
+            net.loss_def.output == "sigmoid" and net.sizes[-1] == 1)):
+        tries.append((net, "labels", "with integer class labels for T (shape (N,)) it runs: check "
+                                     "it with --targets labels"))
+    other = "row" if net.layout == "column" else "column"
+    flipped = dataclasses.replace(net, layout=other)
+    spelled = (f"`{flipped.inline()}`" if all(layer.bias for layer in net.layers)
+               else f'`layout = "{other}"` in the spec')
+    tries.append((flipped, targets, f"in the {other} layout it runs: check it as {spelled}"))
+    for network, kind, hint in tries:
+        try:
+            again = _run_check(network, func, batch, seed, kind, timeout, memory_mb)
+        except Exception:  # noqa: BLE001  # the other form cannot be built either
+            continue
+        if again.error is None and again.params:
+            return "; " + hint + (" (and every gradient is right there)" if again.ok else "")
+    return ""
+
+
+def _run_check(net, func, batch, seed, targets, timeout, memory_mb) -> CheckReport:
     if isinstance(func, str):
         path, sep, qualname = func.rpartition(":")
         if not sep or not path or not qualname:
@@ -337,8 +371,6 @@ def check_function(net, func, batch: int | None = None, seed: int = 0,
         report.output = worker.output
     else:
         report = _check_function(net, func, batch, seed, targets)
-    if capped:
-        report.notes.insert(0, capped)
     return report
 
 
@@ -460,6 +492,13 @@ def _check_function(net, func, batch, seed, targets) -> CheckReport:
         raw[key] = got, eps
     for key, (got, eps) in raw.items():
         report.params[key] = _judge(diagnoser, "d" + key, key, got, modified.get(key), eps)
+    for further in (lambda: _penalty(report, net, diagnoser, raw, settings),
+                    lambda: _compound(report, diagnoser, raw),
+                    lambda: _other_loss(report, net, diagnoser, raw)):
+        try:
+            further()
+        except Exception:  # noqa: BLE001  # an explanation that fails must not hide the verdicts
+            pass
     for key, note in modified.items():
         if key not in report.params:
             report.params[key] = ParamResult(
@@ -468,7 +507,7 @@ def _check_function(net, func, batch, seed, targets) -> CheckReport:
     if batch is None and not caller.per_sample:
         _single_sample_hint(report, derivation, at_one)
     _convention(report, net, diagnoser, caller.per_sample)
-    _propagation(report, net, at_one)
+    _propagation(report, net, at_one, diagnoser)
     report.params = {k: report.params[k] for k in sorted(report.params, key=_order(known))}
     return report
 
@@ -651,6 +690,23 @@ class _BatchOfOne:
             self._result = (one, grads if isinstance(grads, dict) else None)
         return None if self._result[1] is None else self._result
 
+    def own_slip(self, l: int, diagnoser: Diagnoser) -> str | None:
+        """The modelled slip of layer l's own step (its f' left out, another's used, ...) that
+        gives the code's dW_l and dB_l from the δ_{l+1} it used (its dB_{l+1} at a batch of
+        one), or None."""
+        result = self.get()
+        if result is None:
+            return None
+        one, grads = result
+        shape = tuple(int(d) for d in one.values[f"D{l + 1}"].shape)
+        try:
+            upper = np.asarray(grads.get(f"B{l + 1}"), dtype=float).reshape(shape)
+        except (TypeError, ValueError):
+            return None
+        env = dict(one.values)
+        env[f"D{l + 1}"] = upper
+        return diagnoser.own_slip(l, env, 1, grads)
+
     def own_step_right(self, l: int) -> dict:
         """For W_l and B_l: are the returned gradients the right step from the δ_{l+1} the code
         used (True/False)? Keys are missing where that cannot be told (no dB_{l+1}, FUNC
@@ -770,6 +826,12 @@ def _judge(diagnoser: Diagnoser, grad_name: str, key: str, got: list, note: str 
         except Exception:  # noqa: BLE001  # a candidate that cannot be evaluated must not hide the verdict
             diagnosis, facts = None, {}
         if diagnosis is None:
+            try:
+                diagnosis = diagnoser.two_slips(grad_name, got, (), rtol)
+            except Exception:  # noqa: BLE001  # as above
+                diagnosis = None
+            facts = {"two": True} if diagnosis else {}
+        if diagnosis is None:
             figs = "" if abs_err is None else f": max abs error {abs_err:.3g}, max rel error {rel_err:.3g}"
             mismatch = next(((g.shape, w.shape, d.batch) for g, w, d
                              in zip(got, want, diagnoser.draws) if g.shape != w.shape), None)
@@ -798,6 +860,149 @@ def _judge(diagnoser: Diagnoser, grad_name: str, key: str, got: list, note: str 
         result.ok = False
         result.facts = {}
     return result
+
+
+#: what the code's penalty argument is, by name: an L2 penalty λ ΣW² or weight decay (λ/2) ΣW²
+_DECAY_NAMES = ("weight_decay_lambda", "weight_decay", "lambda_", "lam", "lmbda", "l2_lambda")
+
+
+def _penalty(report: CheckReport, net: Network, diagnoser: Diagnoser, raw: dict,
+             settings: dict) -> None:
+    """Every returned weight gradient off by c·W (the same c in every layer and draw) and the
+    biases by nothing: an L2 penalty (c/2)·ΣW² or weight decay λ = c in the code's loss. Named
+    (with the code's own argument where it has one), and any second slip of a gradient
+    explained once c·W is taken off."""
+    weights = [k for k in raw if k[0] == "W" and k in _param_names(net)]
+    if not weights:
+        return
+    params = {k: [numpy_value(diagnoser.derivation, k, d.env[k]) for d in diagnoser.draws]
+              for k in weights}
+    exact = {}
+    for k in weights:
+        if report.params[k].ok:
+            return  # a weight gradient without the term: not a penalty on every weight
+        want = diagnoser.expected("d" + k)
+        ratios = []
+        for g, w, W in zip(raw[k][0], want, params[k]):
+            g = np.asarray(g, float)
+            denom = float(np.sum(W * W))
+            if g.shape != w.shape or denom == 0:
+                break
+            c = float(np.sum((g - w) * W) / denom)
+            if not close(g, w + c * W, max(RTOL, diagnoser.roundoff_rtol("d" + k, raw[k][1]))):
+                break
+            ratios.append(c)
+        else:
+            if ratios and all(abs(c - ratios[0]) <= 1e-6 * abs(ratios[0]) for c in ratios):
+                exact[k] = ratios[0]
+    if not exact:
+        return
+    c = next(iter(exact.values()))
+    if c == 0 or any(abs(v - c) > 1e-6 * abs(c) for v in exact.values()):
+        return
+    biases = [p for k, p in report.params.items() if k[0] == "B" and k in _param_names(net)]
+    if any(not p.ok and not p.facts.get("variant") and not p.facts.get("two") for p in biases):
+        return  # a bias gradient off in a way no slip explains: not only a penalty
+    cause = _penalty_cause(net, c, settings)
+    for k in weights:
+        p = report.params[k]
+        added = f"d{k} has {c:.6g}·{k} added and the biases nothing: {cause}"
+        if k in exact:
+            p.diagnosis = added
+        else:
+            rest = [np.asarray(g, float) - c * W for g, W in zip(raw[k][0], params[k])]
+            text, _ = diagnoser.explain("d" + k, rest, diagnoser.roundoff_rtol("d" + k, raw[k][1]))
+            if text is None:
+                continue
+            p.diagnosis = f"{added}; besides, {text}"
+        p.facts = {"penalty": c}
+
+
+def _penalty_cause(net: Network, c: float, settings: dict) -> str:
+    """'an L2 penalty 0.1·ΣW² (reg = 0.1)' for a gradient term c·W, with the code's own
+    argument where one matches, and the loss suffix that checks it."""
+    l2, wd = c / 2, c
+    for name, value in settings.items():
+        if not value:
+            continue
+        decay = name in _DECAY_NAMES
+        if abs(value - l2) <= 1e-6 * abs(l2) and not decay:
+            return (f"an L2 penalty {l2:.6g}·ΣW² ({name} = {value:g}) in the code's loss, which "
+                    f"{net.loss} has not (the loss {net.loss}+l2@{l2:.6g} has it)")
+        if abs(value - wd) <= 1e-6 * abs(wd):
+            return (f"weight decay {wd:.6g}, a penalty ({wd:.6g}/2)·ΣW² ({name} = {value:g}) in "
+                    f"the code's loss, which {net.loss} has not (the loss {net.loss}+wd@{wd:.6g} "
+                    f"has it)")
+        if abs(value - l2) <= 1e-6 * abs(l2):
+            return (f"an L2 penalty {l2:.6g}·ΣW² ({name} = {value:g}) in the code's loss, which "
+                    f"{net.loss} has not (the loss {net.loss}+l2@{l2:.6g} has it)")
+    return (f"an L2 penalty {l2:.6g}·ΣW² or weight decay {wd:.6g} "
+            f"(({wd:.6g}/2)·ΣW²) in the code's loss, which {net.loss} has not (the losses "
+            f"{net.loss}+l2@{l2:.6g} and {net.loss}+wd@{wd:.6g} have it)")
+
+
+def _other_loss(report: CheckReport, net: Network, diagnoser: Diagnoser, raw: dict) -> None:
+    """Wrong gradients that are right for another registered loss with the same output (the
+    code computes that loss's δ_L: a cross-entropy's P - T checked as half_sse): say so."""
+    wrong = [k for k, p in report.params.items() if not p.ok and k in raw]
+    if not wrong or any(p.facts.get("penalty") for p in report.params.values()):
+        return
+    if any("a loss convention" in (p.diagnosis or "") for p in report.params.values()):
+        return  # `_convention` named it already
+    last = net.layers[-1].activation
+    matches = []
+    for other in losses.LOSSES.values():
+        if other.name == net.loss or other.output not in (None, last):
+            continue
+        if other.output is None and last == "softmax":
+            continue  # softmax goes with the cross-entropy only
+        derivation = derive(dataclasses.replace(net, loss=other.name))
+        right = True
+        for i, d in enumerate(diagnoser.draws):
+            with np.errstate(all="ignore"):
+                values = run(derivation, d.env, d.batch, NumpyBackend())
+            for key, (got, eps) in raw.items():
+                want = numpy_value(derivation, "d" + key, values["d" + key])
+                if not close(got[i], want, diagnoser.roundoff_rtol("d" + key, eps)):
+                    right = False
+                    break
+            if not right:
+                break
+        if right:
+            matches.append(other.name)
+    if not matches:
+        return
+    L = net.depth
+    spelled = " or ".join(_respelled(net, m) for m in matches)
+    report.notes.append(f"every gradient is right for {' or '.join(matches)}: your code computes "
+                        f"its δ{L}, not {net.loss}'s (check it as {spelled} if that is your loss)")
+    for k in wrong:
+        p = report.params[k]
+        p.diagnosis += f"; right for {' or '.join(matches)} (check it as {spelled})"
+
+
+def _compound(report: CheckReport, diagnoser: Diagnoser, raw: dict) -> None:
+    """Gradients no single slip explains: two slips, one of them the slip that explains the
+    layers above (an error inherited from above plus a slip of the layer's own)."""
+    by_layer = {}
+    for p in report.params.values():
+        if not p.ok and p.facts.get("variant"):
+            by_layer.setdefault(_layer_of(p.name), p.facts["variant"])
+    for key, p in report.params.items():
+        if p.ok or not p.facts.get("plain") or key not in raw:
+            continue
+        layer = _layer_of(key)
+        hints = [by_layer[l] for l in sorted(by_layer, reverse=True) if l > layer]
+        if not hints:
+            continue
+        got, eps = raw[key]
+        rtol = diagnoser.roundoff_rtol("d" + key, eps)
+        try:
+            text = diagnoser.two_slips("d" + key, got, hints, rtol)
+        except Exception:  # noqa: BLE001  # a candidate that cannot be evaluated
+            text = None
+        if text:
+            p.diagnosis, p.facts = text, {"two": True}
 
 
 def _layer_of(name: str) -> int:
@@ -834,7 +1039,8 @@ def worst_element(name: str, got: list, want: list, draws: list) -> str | None:
     return f"{name}[{where}]: got {g_value:.6g}, expected {w_value:.6g} (N = {batch})"
 
 
-def _propagation(report: CheckReport, net: Network, at_one: _BatchOfOne | None = None) -> None:
+def _propagation(report: CheckReport, net: Network, at_one: _BatchOfOne | None = None,
+                 diagnoser: Diagnoser | None = None) -> None:
     """Lower layers wrong because an upper layer is: name the layer where the error starts.
 
     A layer whose own step is right (its gradients follow from the δ the code used above it,
@@ -881,8 +1087,14 @@ def _propagation(report: CheckReport, net: Network, at_one: _BatchOfOne | None =
                     # the code used: nothing to verify against
                     own[l] = {}
                 if own[l].get(p.name) is False:
-                    p.diagnosis = (f"d{p.name} (layer {l}) has an error of its own: it does not "
-                                   f"follow from the δ{l + 1} the code used ({figures})")
+                    slip = at_one.own_slip(l, diagnoser) if diagnoser is not None else None
+                    if slip:
+                        p.diagnosis = (f"d{p.name} (layer {l}) has two slips: the error starts in "
+                                       f"layer {top} above it and propagates down, and its own "
+                                       f"step from the δ{l + 1} the code used {slip} ({figures})")
+                    else:
+                        p.diagnosis = (f"d{p.name} (layer {l}) has an error of its own: it does "
+                                       f"not follow from the δ{l + 1} the code used ({figures})")
                     continue
                 if own[l].get(p.name):
                     origin = top

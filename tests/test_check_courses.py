@@ -320,3 +320,170 @@ def test_python2_and_data_read_at_import_get_one_line(cli, tmp_path, monkeypatch
         status, out, err = cli("check", "3-2:identity:half_sse:row", "--python", f"{name}:grads")
         assert status == 2 and out == ""
         assert err.count("\n") == 1 and line in err, err
+
+
+# ------------------------------------------------------------------------------ L2 terms
+
+
+def _l2_reference(params, X, y, reg):
+    """The loss l2_loss differentiates: mean cross-entropy of relu -> softmax, + reg ΣW²."""
+    h = np.maximum(X @ params["W1"] + params["b1"], 0)
+    probs = courses.softmax(h @ params["W2"] + params["b2"])
+    data = -np.mean(np.log(probs[np.arange(len(y)), y]))
+    return data + reg * (np.sum(params["W1"] ** 2) + np.sum(params["W2"] ** 2))
+
+
+def test_the_l2_references():
+    rng = np.random.default_rng(3)
+    X, y = _data(rng, labels=True)
+    p = {"W1": rng.normal(size=(3, 4)), "b1": rng.normal(size=4),
+         "W2": rng.normal(size=(4, 2)), "b2": rng.normal(size=2)}
+    assert _agrees(courses.l2_loss(p, X, y), finite_differences(lambda: _l2_reference(p, X, y, 0.1), p))
+    # and against the network without the penalty, the weights are off by exactly 0.2 W
+    plain = finite_differences(lambda: _l2_reference(p, X, y, 0.0), p)
+    got = courses.l2_loss(p, X, y)
+    assert np.allclose(got["W2"] - plain["W2"], 0.2 * p["W2"], atol=1e-6)
+    assert np.allclose(got["b2"], plain["b2"], atol=1e-6)
+
+
+def test_an_l2_term_is_named_with_the_codes_own_argument(cli):
+    net = "3-4-2:relu,softmax:cross_entropy:row"
+    status, data, _ = _json(cli, net, "l2_loss", "--targets", "labels")
+    assert status == 1
+    assert [k for k, p in data["params"].items() if not p["ok"]] == ["W1", "W2"]
+    assert data["params"]["W2"]["diagnosis"] == (
+        "dW2 has 0.2·W2 added and the biases nothing: an L2 penalty 0.1·ΣW² (reg = 0.1) in the "
+        "code's loss, which cross_entropy has not (the loss cross_entropy+l2@0.1 has it)")
+    assert "l2_loss: reg=0.1 left at its default; it changes the loss (a penalty on the weights)" in (
+        data["notes"])
+    # half of it as the gradient (0.5 * reg * ΣW²): weight decay
+    status, data, _ = _json(cli, "3-4-4-2:relu,relu,softmax:cross_entropy:row",
+                            "Regularized.loss", "--targets", "labels")
+    assert status == 1
+    assert data["params"]["W3"]["diagnosis"] == (
+        "dW3 has 0.1·W3 added and the biases nothing: weight decay 0.1, a penalty (0.1/2)·ΣW² "
+        "(reg = 0.1) in the code's loss, which cross_entropy has not (the loss "
+        "cross_entropy+wd@0.1 has it)")
+    status, data, _ = _json(cli, "3-4-4-2:relu,relu,softmax:cross_entropy:row",
+                            "MultiLayerNetDecay.gradient")
+    assert "(weight_decay_lambda = 0.1)" in data["params"]["W1"]["diagnosis"]
+
+
+def test_an_l2_term_and_a_slip():
+    def l2_and_missing_relu(params, X, y):
+        z1, h, d2 = courses._relu_softmax(params, X, y)
+        d1 = d2 @ params["W2"].T  # relu'(G1) left out
+        return {"W1": X.T @ d1 + 0.2 * params["W1"], "b1": d1.sum(axis=0),
+                "W2": h.T @ d2 + 0.2 * params["W2"], "b2": d2.sum(axis=0)}
+
+    report = check_function("3-4-2:relu,softmax:cross_entropy:row", l2_and_missing_relu,
+                            targets="labels")
+    assert report.params["W2"].diagnosis.startswith("dW2 has 0.2·W2 added and the biases nothing: "
+                                                    "an L2 penalty 0.1·ΣW² or weight decay 0.2")
+    assert report.params["W1"].diagnosis.endswith(
+        "; besides, dW1: leaves out the activation derivative relu'(G1) of layer 1")
+    assert report.params["B1"].diagnosis == (
+        "dB1: leaves out the activation derivative relu'(G1) of layer 1")
+
+
+# ------------------------------------------------------------------------------ two slips at once
+
+
+def test_two_slips_at_once_are_both_named():
+    net = "3-4-4-2:sigmoid,sigmoid,sigmoid:half_sse:row"
+    report = check_function(net, courses.missing_prime_and_inherited)
+    assert report.params["W2"].diagnosis == (
+        "dW2: leaves out the activation derivative sigmoid'(G2) of layer 2")
+    for k in ("W1", "B1"):
+        assert report.params[k].diagnosis == (
+            f"d{k} (layer 1) has two slips: the error starts in layer 2, which leaves out the "
+            "activation derivative sigmoid'(G2) of layer 2, and propagates down; and layer 1 "
+            "leaves out the activation derivative sigmoid'(G1) of layer 1 as well")
+    assert report.params["W3"].ok and report.params["B3"].ok
+
+    report = check_function("3-4-2:tanh,sigmoid:half_sse:row",
+                            courses.bias_unsummed_and_missing_prime)
+    assert [k for k, p in report.params.items() if not p.ok] == ["B2"]
+    assert report.params["B2"].diagnosis == (
+        "dB2 (layer 2) has two slips: it is not reduced over the batch (shape (3, 2) where (2,) "
+        "belongs); undoing it, dB2 leaves out the activation derivative sigmoid'(G2) of layer 2")
+
+
+def test_an_unexplained_error_above_and_a_slip_of_the_layers_own():
+    report = check_function("3-4-4-2:tanh,tanh,identity:mse:row", courses.odd_top_and_own_slip)
+    assert report.params["W1"].diagnosis.startswith(
+        "dW1 (layer 1) has two slips: the error starts in layer 3 above it and propagates down, "
+        "and its own step from the δ2 the code used leaves out the activation derivative "
+        "tanh'(G1) of layer 1")
+    assert "its own step from δ3 is right" in report.params["W2"].diagnosis
+
+
+# ------------------------------------------------------------------------------ hints
+
+
+def test_a_flag_is_the_fix(cli):
+    status, data, _ = _json(cli, "3-4-2:relu,softmax:cross_entropy:row", "classifier")
+    assert status == 1 and data["error"].startswith("classifier raised IndexError")
+    assert data["error"].endswith("with integer class labels for T (shape (N,)) it runs: check "
+                                  "it with --targets labels (and every gradient is right there)")
+    status, data, _ = _json(cli, "3-4-2:tanh,identity:mse:row", "column_code")
+    assert status == 1 and data["error"].startswith("column_code raised ValueError")
+    assert data["error"].endswith("in the column layout it runs: check it as "
+                                  "`3-4-2:tanh,identity:mse:column` (and every gradient is right "
+                                  "there)")
+
+
+def test_the_loss_whose_delta_the_code_computes_is_named():
+    report = check_function("3-4-2:tanh,sigmoid:half_sse:row", courses.cross_entropy_delta)
+    assert report.params["W2"].diagnosis == (
+        "dW2: leaves out the activation derivative sigmoid'(G2) of layer 2; right for "
+        "binary_cross_entropy@sum (check it as `3-4-2:tanh,sigmoid:binary_cross_entropy@sum:row`)")
+    assert ("every gradient is right for binary_cross_entropy@sum: your code computes its δ2, not "
+            "half_sse's (check it as `3-4-2:tanh,sigmoid:binary_cross_entropy@sum:row` if that is "
+            "your loss)") in report.notes
+    again = check_function("3-4-2:tanh,sigmoid:binary_cross_entropy@sum:row",
+                           courses.cross_entropy_delta)
+    assert again.ok, again.table()
+
+
+def _row_loss(acts, loss):
+    """The loss of a row-layout network with these activations, in plain NumPy."""
+    funcs = {"sigmoid": courses.sigmoid, "tanh": np.tanh, "identity": lambda z: z}
+
+    def value(params, X, T):
+        a = X
+        for l, act in enumerate(acts, start=1):
+            a = funcs[act](a @ params[f"W{l}"] + params[f"B{l}"])
+        if loss == "half_sse":
+            return 0.5 * np.sum((a - T) ** 2)
+        return np.mean((a - T) ** 2)
+    return value
+
+
+@pytest.mark.parametrize("func,acts,loss", [
+    ("missing_prime_and_inherited", ("sigmoid", "sigmoid", "sigmoid"), "half_sse"),
+    ("bias_unsummed_and_missing_prime", ("tanh", "sigmoid"), "half_sse"),
+    ("cross_entropy_delta", ("tanh", "sigmoid"), "half_sse"),
+    ("odd_top_and_own_slip", ("tanh", "tanh", "identity"), "mse"),
+])
+def test_the_verdicts_on_slips_agree_with_finite_differences(func, acts, loss):
+    rng = np.random.default_rng(4)
+    sizes = [3] + [4] * (len(acts) - 1) + [2]
+    params = {}
+    for l in range(1, len(acts) + 1):
+        params[f"W{l}"] = rng.normal(size=(sizes[l - 1], sizes[l]))
+        params[f"B{l}"] = rng.normal(size=sizes[l]) * 0.5
+    X, T = rng.normal(size=(5, 3)), rng.uniform(size=(5, 2))
+    value = _row_loss(acts, loss)
+    reference = finite_differences(lambda: value(params, X, T), params)
+    got = getattr(courses, func)({**params, **{k.lower(): v for k, v in params.items()}}, X, T)
+    got = {k.upper(): v for k, v in got.items()}
+    wrong_by_fd = sorted(k for k in params if np.shape(got[k]) != reference[k].shape
+                         or not np.allclose(got[k], reference[k], rtol=1e-5, atol=1e-6))
+    net = f"{'-'.join(map(str, sizes))}:{','.join(acts)}:{loss}:row"
+    report = check_function(net, getattr(courses, func))
+    assert sorted(k for k, p in report.params.items() if not p.ok) == wrong_by_fd
+    # every slip is named (the odd output δ of odd_top_and_own_slip is no modelled slip)
+    named = [k for k in wrong_by_fd if not report.params[k].diagnosis.startswith(
+        f"d{k} (layer {k[1]}): no simple cause")]
+    assert named == (["B1", "B2", "W1", "W2"] if func == "odd_top_and_own_slip" else wrong_by_fd)
