@@ -74,6 +74,9 @@ class _Drain(threading.Thread):
 class WorkerAdapter:
     """FUNC from ``FILE:FUNC`` run in a worker process with a time and memory limit."""
 
+    #: the worker's module (`child`; `layer_child` for one layer's code)
+    entry = "child"
+
     def __init__(self, path: str, func_name: str, net, timeout: float = DEFAULT_TIMEOUT,
                  memory_mb: int = DEFAULT_MEMORY_MB, reply_limit: int = 1 << 28):
         """Start the worker (it imports FILE meanwhile); `ready()` waits for it."""
@@ -93,13 +96,14 @@ class WorkerAdapter:
         req_read, self._req = os.pipe()
         self._resp, resp_write = os.pipe()
         if hasattr(os, "fork"):
-            self.process = _fork_worker(req_read, resp_write, path, func_name, memory_mb, net)
+            self.process = _fork_worker(req_read, resp_write, path, func_name, memory_mb, net,
+                                        self.entry)
         else:  # a fresh interpreter where there is no fork
             env = dict(os.environ)
             env.setdefault("OPENBLAS_NUM_THREADS", "1")
             try:
                 self.process = subprocess.Popen(
-                    [sys.executable, "-m", "gradscribe.check.worker.child", str(req_read),
+                    [sys.executable, "-m", f"gradscribe.check.worker.{self.entry}", str(req_read),
                      str(resp_write), str(path), func_name, str(int(memory_mb)),
                      base64.b64encode(pickle.dumps(net)).decode("ascii")],
                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -346,9 +350,10 @@ class _Forked:
         os.kill(self.pid, signal.SIGKILL)
 
 
-def _fork_worker(req_read: int, resp_write: int, path: str, name: str, memory_mb: int, net):
+def _fork_worker(req_read: int, resp_write: int, path: str, name: str, memory_mb: int, net,
+                 entry: str = "child"):
     """Fork a worker (the checker's modules already loaded, so it starts at once) that runs
-    `child.run` and never returns into the checker's code."""
+    `run` of module `entry` (`child`, `layer_child`) and never returns into the checker's code."""
     out_read, out_write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the worker
@@ -369,9 +374,10 @@ def _fork_worker(req_read: int, resp_write: int, path: str, name: str, memory_mb
             sys.stdin = open(0, closefd=False)  # noqa: SIM115
             sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
             sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
-            from . import child
+            from importlib import import_module
 
-            code = child.run(req_read, resp_write, path, name, int(memory_mb), net)
+            code = import_module(f"{__package__}.{entry}").run(
+                req_read, resp_write, path, name, int(memory_mb), net)
         except BaseException:  # noqa: BLE001  # never return into the checker
             code = 70
         finally:

@@ -61,4 +61,32 @@ def run_check(args) -> int:
 
 def _check_layer(layer: LayerSpec, args) -> int:
     """`check layer:... --python FILE:NAME [--forward FILE:FUNC]`: one layer's backward code."""
-    raise UsageError(f"check: {layer.inline()}: checking one layer's code is not available yet")
+    from ..check import layer_judge
+
+    if args.formula is not None:
+        raise UsageError(f"--formula is for networks; {layer.inline()} is one layer: check its "
+                         "code with --python FILE:NAME")
+    if args.batch is not None and args.batch < 1:
+        raise UsageError("--batch must be at least 1")
+    if not args.timeout > 0 or args.timeout > 10**6:
+        raise UsageError("--timeout must be a number of seconds above 0 (at most 1000000)")
+    if not 64 <= args.memory <= 10**7:
+        raise UsageError("--memory must be from 64 to 10000000 megabytes")
+    targets = None
+    if args.targets != "soft":
+        if layer.kind.name != "softmax_cross_entropy":
+            raise UsageError(f"--targets is for layer:softmax_cross_entropy (integer labels or "
+                             f"one-hot rows), not {layer.kind.name}")
+        targets = args.targets
+    try:
+        report = layer_judge.check_layer(layer, args.python, forward=args.forward,
+                                         batch=args.batch, targets=targets,
+                                         timeout=args.timeout, memory_mb=args.memory)
+    except conventions.CallingError as exc:
+        raise UsageError(f"--python: {exc}") from None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if report.output:
+        print(report.output.rstrip("\n"), file=sys.stderr)
+    print(json.dumps(report.to_json(), indent=2) if args.json else report.table())
+    return 0 if report.ok else 1
