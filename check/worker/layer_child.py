@@ -17,16 +17,15 @@ from pathlib import Path
 
 from .. import calling, conventions, layer_calling
 from . import wire
-from .child import MAX_REQUEST, _read_exact, _send, _write, limit_memory
+from .child import MAX_REQUEST, _import_path, _read_exact, _send, _write, import_failure, limit_memory
 
 
 def _import(path_text: str, tag: str):
     path = Path(path_text)
     if not path.is_file():
         raise conventions.CallingError(f"no such file '{path_text}'")
-    folder = str(path.resolve().parent)
-    if folder not in sys.path[:1]:
-        sys.path[0:0] = [folder]  # like `python FILE`: FILE's folder first
+    # as `check --python` imports a network's FILE: its folder, its package's top, the cwd
+    sys.path[0:0] = [p for p in _import_path(path.resolve()) if p not in sys.path]
     module_name = f"_gradscribe_layer_{tag}_" + "".join(c if c.isalnum() else "_" for c in path.stem)
     try:
         spec = importlib.util.spec_from_file_location(module_name, path)
@@ -38,8 +37,7 @@ def _import(path_text: str, tag: str):
     except conventions.CallingError:
         raise
     except BaseException as exc:  # noqa: BLE001  # the user's module failing to import is bad input
-        raise conventions.CallingError(
-            f"importing '{path_text}' failed: {calling.describe_exception(exc)}") from None
+        raise conventions.CallingError(import_failure(path_text, exc)) from None
     return module
 
 
