@@ -448,6 +448,22 @@ class Diagnoser:
             text, _ = self.explain(name, undone, rtol)
             if text:
                 return f"{head} {first}; undoing it, {name} {_clause(text, name, layer)}"
+        if name.startswith("dB") and np.shape(got[0]) != want[0].shape:
+            # reduced over the wrong axis, and a slip in δ (or a factor) before it
+            found = self._reduction(name, layer, got, factor=True)
+            if found is not None:
+                return (f"{head} it {_clause(found[0], name, layer)}; and it is off by a factor "
+                        f"of {found[1]}")
+            for v in self._all_variants():
+                if v.origin < layer:
+                    continue
+                deltas = self._variant_values(v, f"D{layer}")
+                text = self._reduction(name, layer, got, deltas)
+                if text is not None:
+                    where = (f"it {v.slip}" if v.origin == layer else
+                             f"the error starts in layer {v.origin}, which {v.slip}, and "
+                             f"propagates down")
+                    return f"{head} it {_clause(text, name, layer)}; and {where}"
         for v in self._all_variants():
             if v.origin < layer:
                 continue
@@ -456,6 +472,20 @@ class Diagnoser:
                 where = (f"it {v.slip}" if v.origin == layer else
                          f"the error starts in layer {v.origin}, which {v.slip}, and propagates down")
                 return f"{head} it is off by a factor of {factor[0]}; and {where}"
+        if name.startswith("dW"):
+            # another layer's R or δ paired, and a factor or a slip in δ before it
+            found = self._wrong_layer(name, layer, got, factor=True)
+            if found is not None:
+                return (f"{head} it {_clause(found[0], name, layer)}; and it is off by a factor "
+                        f"of {found[1]}")
+            for v in self._all_variants():
+                if v.origin <= layer:
+                    continue
+                self._variant_values(v, name)
+                text = self._wrong_layer(name, layer, got, [d.variants[v.key] for d in self.draws])
+                if text is not None:
+                    return (f"{head} it {_clause(text, name, layer)}; and the error starts in layer "
+                            f"{v.origin}, which {v.slip}, and propagates down")
         for key in hints:
             upper = self.variant(key)
             if upper is None:
@@ -523,15 +553,18 @@ class Diagnoser:
                 continue
         return None
 
-    def _wrong_layer(self, name, layer, got):
-        """dW_l built from another layer's input R_j or another layer's δ_j (same shapes)."""
+    def _wrong_layer(self, name, layer, got, sources=None, factor=False):
+        """dW_l built from another layer's input R_j or another layer's δ_j (same shapes), at
+        the values `sources` (per draw; the derivation's unless given). With `factor`, also
+        times a named factor: then (sentence, the factor's name)."""
         if not name.startswith("dW"):
             return None
         column = self.derivation.layout == "column"
+        sources = sources or [d.values for d in self.draws]
 
-        def product(d, delta, inp):
-            D = np.asarray(d.values[f"D{delta}"], float)
-            R = np.asarray(d.values["X" if inp == 0 else f"R{inp}"], float)
+        def product(i, delta, inp):
+            D = np.asarray(sources[i][f"D{delta}"], float)
+            R = np.asarray(self.draws[i].values["X" if inp == 0 else f"R{inp}"], float)
             return D @ R.T if column else R.T @ D
 
         def rname(j):
@@ -545,10 +578,16 @@ class Diagnoser:
                        for j in range(1, depth + 1) if j != layer]
         for delta, inp, text in candidates:
             try:
-                values = [product(d, delta, inp) for d in self.draws]
+                values = [product(i, delta, inp) for i in range(len(self.draws))]
             except ValueError:  # the shapes do not fit: not this slip
                 continue
-            if all(np.shape(g) == v.shape and close(g, v, self._rtol) for g, v in zip(got, values)):
+            if not all(np.shape(g) == v.shape for g, v in zip(got, values)):
+                continue
+            if factor:
+                found = self._factor(got, values)
+                if found is not None and isinstance(found[1], tuple) and found[1][0] == "table":
+                    return f"{name}: {text}", found[0]
+            elif all(close(g, v, self._rtol) for g, v in zip(got, values)):
                 return f"{name}: {text}"
         return None
 
@@ -613,13 +652,16 @@ class Diagnoser:
             return shown, ("const", round(c, 9)), ratios
         return None
 
-    def _reduction(self, name, layer, got):
-        """Bias gradients reduced over the wrong axis, or not at all."""
+    def _reduction(self, name, layer, got, deltas=None, factor=False):
+        """Bias gradients reduced over the wrong axis, or not at all (of `deltas`, δ_layer at
+        each draw, the derivation's unless given); with `factor`, also times a named factor:
+        then (sentence, factor's name)."""
         if not name.startswith("dB"):
             return None
         batch_axis = 1 if self.derivation.layout == "column" else 0
         unit_axis = 1 - batch_axis
-        deltas = [np.asarray(d.values[f"D{layer}"], float) for d in self.draws]
+        if deltas is None:
+            deltas = [np.asarray(d.values[f"D{layer}"], float) for d in self.draws]
         n = self.net.sizes[layer]
         ways = [
             ("sum", unit_axis, (f"summed over the units of layer {layer} instead of over the batch "
@@ -637,6 +679,7 @@ class Diagnoser:
         for op, axis, text in ways:
             for keepdims in (True, False):
                 ok = True
+                cands = []
                 for g, D in zip(got, deltas):
                     if op == "none":
                         cand = D
@@ -645,10 +688,19 @@ class Diagnoser:
                     else:
                         cand = D.mean(axis=axis, keepdims=keepdims)
                     g = np.asarray(g, float)
+                    cands.append(cand)
+                    if factor:
+                        ok &= g.size == cand.size
+                        continue
                     # a lower-precision sum of δ is off by its rounding, scaled by δ, not the sum
                     atol = 1e-12 + (self._rtol * float(np.max(np.abs(D), initial=0.0))
                                     if self._rtol > RTOL else 0.0)
                     ok &= g.size == cand.size and close(g.reshape(cand.shape), cand, self._rtol, atol)
-                if ok:
+                if ok and factor:
+                    found = self._factor([np.reshape(g, c.shape) for g, c in zip(got, cands)], cands)
+                    if found is not None and isinstance(found[1], tuple) and found[1][0] == "table":
+                        return (f"dB{layer} is {text}: got shape {shape_text(np.shape(got[0]))}",
+                                found[0])
+                elif ok:
                     return f"dB{layer} is {text}: got shape {shape_text(np.shape(got[0]))}"
         return None

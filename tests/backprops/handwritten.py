@@ -6,7 +6,7 @@ one activation per layer. Its own activation table (`F`, `FP`) is independent of
 registry. Styles: "plain" (``D @ R.T``), "einsum", "loop" (a Python loop over the samples adding
 up ``np.outer`` products), "list" (returns ``[dW1, dB1, ...]``), "inplace" (adds into a grads
 dict of zeros), and ``dtype=np.float32`` (casts everything to float32 first). `TransposedMLP`
-keeps its weights transposed from the layout. Bugs: see `BUGS`.
+keeps its weights transposed from the layout. Bugs: see `BUGS` (a tuple of them: several at once).
 """
 import itertools
 
@@ -58,6 +58,7 @@ def make(acts, loss, layout, style="plain", bug=None, alphas=None, dtype=None):
     col = layout == "column"
     alphas = alphas or [A if a == "leaky_relu" else 1.0 for a in acts]
     bax = 1 if col else 0  # the batch axis
+    bugs = set(bug) if isinstance(bug, tuple) else {bug}  # two slips at once: a tuple
 
     def mm(a, b):
         if style == "einsum":
@@ -99,19 +100,19 @@ def make(acts, loss, layout, style="plain", bug=None, alphas=None, dtype=None):
             D = P - T
             if mean:
                 D = D / (N if base == "cross_entropy" else N * nL)
-            if bug == "extra_prime":
+            if "extra_prime" in bugs:
                 D = D * (P * (1 - P))
         else:
             fp = FP[acts[-1]](G[-1], alphas[-1])
-            if bug == "missing_prime_top":
+            if "missing_prime_top" in bugs:
                 fp = 1.0
             D = {"mse": 2 * (P - T) / (N * nL), "half_sse": P - T, "sse": 2 * (P - T)}[base] * fp
-        if bug == "missing_1_over_N":
+        if "missing_1_over_N" in bugs:
             D = D * N
         grads = {}
         for l in range(L, 0, -1):
             Rp = R[l - 1]
-            if bug == "off_by_one" and l == 2:
+            if "off_by_one" in bugs and l == 2:
                 Rp = R[l]
             if style == "loop":
                 dW = np.zeros(params[f"W{l}"].shape, dtype=D.dtype)
@@ -123,22 +124,22 @@ def make(acts, loss, layout, style="plain", bug=None, alphas=None, dtype=None):
             else:
                 dW = D @ Rp.T if col else Rp.T @ D
             dB = D.sum(axis=bax, keepdims=True) if col else D.sum(axis=0)
-            if bug == "transposed_dW" and l == 1:
+            if "transposed_dW" in bugs and l == 1:
                 dW = dW.T
-            if bug == "wrong_axis" and l == L:
+            if "wrong_axis" in bugs and l == L:
                 dB = D.sum(axis=0, keepdims=True).T if col else D.sum(axis=1)
             grads[f"W{l}"], grads[f"B{l}"] = dW, dB
             if l > 1:
                 back = mm(params[f"W{l}"].T, D) if col else mm(D, params[f"W{l}"].T)
                 a, z, _r = acts[l - 2], G[l - 1], R[l - 1]
                 p = FP[a](z, alphas[l - 2])
-                if bug == "missing_prime" and l == 2:
+                if "missing_prime" in bugs and l == 2:
                     p = 1.0
-                if bug == "wrong_act" and l == 2:
+                if "wrong_act" in bugs and l == 2:
                     p = 1 - np.tanh(z) ** 2 if a != "tanh" else sig(z) * (1 - sig(z))
-                if bug == "prime_wrong_layer" and l == 2:
+                if "prime_wrong_layer" in bugs and l == 2:
                     p = FP[a](G[l], alphas[l - 2])
-                if bug == "s1s_of_z" and l == 2:
+                if "s1s_of_z" in bugs and l == 2:
                     p = z * (1 - z)
                 D = back * p
         if style == "list":
