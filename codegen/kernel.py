@@ -1,7 +1,8 @@
 """The NumPy kernel of a network (contract section 5): a derivation turned into a Python module.
 
-`kernel_view(derivation)` prints every equation of forward and backward with `BufferPrinter`
-(one NumPy call per equation, writing into the equation's own array with `out=`), lists the
+`kernel_view(derivation)` prints every equation of forward and backward with the fast style of
+`KernelPrinter` (one NumPy call per equation, writing into the equation's own array with
+`out=`), lists the
 arrays a workspace holds, and gathers everything into a `KernelView` of plain strings and
 lists; `templates/kernel.py.jinja` only places them. `render_kernel(derivation)` is the
 module's text.
@@ -29,8 +30,8 @@ from .. import __version__
 from ..derive import activations, losses
 from ..derive.chain import Derivation, derive
 from ..derive.spec import Network
-from .buffers import BufferPrinter, TempPool, total
-from .numpy_printer import KernelPrinter
+from .buffers import TempPool
+from .numpy_printer import KernelPrinter, kernel_printer
 from .render import render
 from .stamp import stamp
 
@@ -124,10 +125,8 @@ def kernel_view(derivation: Derivation) -> KernelView:
     net = derivation.network
     column = derivation.layout == "column"
     depth = derivation.depth
-    printer = KernelPrinter()
-
     temps = TempPool()
-    buffered = BufferPrinter(printer, temps)
+    printer = buffered = kernel_printer("fast", temps)
 
     def buffered_lines(equations) -> tuple[list[Line], list[str], set[str]]:
         """Each equation as one call into its array (an alias where it is one): the lines,
@@ -173,7 +172,7 @@ def kernel_view(derivation: Derivation) -> KernelView:
     # loss_and_grads runs forward, this loss, then backward in one body: backward reads what
     # the loss computed (mse's P - T is delta_L's too), whose temporaries stay kept meanwhile.
     buffered.known = {}
-    step_pending, step_sum = total(buffered, step_term, derivation.shape_text("P"))
+    step_pending, step_sum = buffered.total(step_term, derivation.shape_text("P"))
     atomic = " + " not in step_sum and " - " not in step_sum
     step_value = printer.scaled(derivation.loss.scale, step_sum, atomic=atomic)
     step_loss = [Line("", p) for p in step_pending] + [Line("value", f"float({step_value})", "eq:L")]
