@@ -40,11 +40,13 @@ GENERATOR = f"gradscribe {__version__}"
 
 @dataclass(frozen=True)
 class Line:
-    """One statement, `lhs = rhs` or (with no lhs) the call `rhs`, with its write-up label."""
+    """One statement, `lhs = rhs` or (with no lhs) the call `rhs`, with the label it cites
+    (`eq:G1`, or the write-up's tag `(G1)`) and a comment saying what the line adds."""
 
     lhs: str
     rhs: str
     label: str = ""
+    comment: str = ""
 
     @property
     def text(self) -> str:
@@ -269,11 +271,20 @@ def _loss_value(printer: KernelPrinter, derivation: Derivation, term, names: dic
     return printer.scaled(scale, f"np.sum({body})", atomic=True)
 
 
-def render_kernel(derivation: Derivation) -> str:
-    """The generated NumPy module for `derivation`, as text."""
+STYLES = ("fast", "textbook")
+
+
+def render_kernel(derivation: Derivation, style: str = "fast") -> str:
+    """The generated module for `derivation` in `style` ("fast" or "textbook"), as text."""
+    if style == "textbook":
+        from .textbook import textbook_view
+
+        return stamp(render("kernel_textbook.py.jinja", view=textbook_view(derivation)))
+    if style != "fast":
+        raise ValueError(f"unknown kernel style {style!r} (expected one of {', '.join(STYLES)})")
     return stamp(render("kernel.py.jinja", view=kernel_view(derivation)))
 
 
-def render_network(net: Network) -> str:
-    """The generated NumPy module for `net`."""
-    return render_kernel(derive(net))
+def render_network(net: Network, style: str = "fast") -> str:
+    """The generated module for `net` in `style`."""
+    return render_kernel(derive(net), style)

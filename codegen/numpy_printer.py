@@ -60,6 +60,8 @@ class KernelPrinter(NumPyPrinter):
         lse: fast: an activation over the units computed its log-sum-exp into LSE.
         used: every array name printed so far (what a function body must unpack).
         helpers: the module-level helpers the printed code calls (e.g. "logsumexp").
+        notes: textbook: what the statements printed since it was emptied say beyond the
+            write-up (a derivative written in the output R, a stable form), one line each.
     """
 
     _default_settings: ClassVar[dict] = {**NumPyPrinter._default_settings, "style": "fast"}
@@ -76,6 +78,7 @@ class KernelPrinter(NumPyPrinter):
         self.lse = False
         self.used: set[str] = set()
         self.helpers: set[str] = set()
+        self.notes: list[str] = []
         self._like: str | None = None
 
     @property
@@ -221,6 +224,7 @@ class KernelPrinter(NumPyPrinter):
             if out is not None:
                 return self._over_units(act.over_units, expr, out)
             lse = self.lse_of(act.over_units, g, _axis(expr))
+            self._note(f"{act.name}({g}) in its stable form, through the log-sum-exp")
             return self.expression(act.over_units.stable.xreplace({activations.z: g, activations.lse: lse}), g.name)
         scalar = act.value_at(activations.z, _alpha(expr)).xreplace({activations.z: g})
         return self.into(scalar, out) if out is not None else self.expression(scalar, g.name)
@@ -233,6 +237,8 @@ class KernelPrinter(NumPyPrinter):
         if out is not None:
             return self._shared(scalar, out)
         like = g.name if g in scalar.free_symbols else r.name
+        if r in scalar.free_symbols:
+            self._note(f"{act.name}'({g}) written in {r} = {act.name}({g})")
         if scalar.is_number:  # a constant derivative (step's 0): an array of it
             self.used.add(like)
             return {0: f"xp.zeros_like({like})", 1: f"xp.ones_like({like})"}.get(
@@ -282,8 +288,17 @@ class KernelPrinter(NumPyPrinter):
     # ------------------------------------------------------------------ scalar structure
 
     def _print_Add(self, expr, out=None):
-        if out is None:
+        if out is None and self.fast:
             return super()._print_Add(expr)
+        if out is None:  # textbook: a positive term first, as formulas are written
+            terms = _add_terms(expr)
+            text = self._print(terms[0])
+            for term in terms[1:]:
+                if term.could_extract_minus_sign():
+                    text += f" - {self.parenthesize(-term, PRECEDENCE['Add'] + 1)}"
+                else:
+                    text += f" + {self.parenthesize(term, PRECEDENCE['Add'])}"
+            return text
         return self._signed_sum(_add_terms(expr), out)
 
     def _print_Mul(self, expr, out=None):
@@ -376,6 +391,8 @@ class KernelPrinter(NumPyPrinter):
             for value, cond in reversed(branches[:-1]):
                 rest = _Where(cond, value, rest)
             return self._where(rest, out)
+        if any(clamped != value for (clamped, _), (value, _) in zip(branches, pieces)):
+            self._note("the branch where() discards is clamped to its own side, so it cannot overflow")
         last = branches[-1][0]
         # Numbers only: the last branch is an array of the reference array's dtype and shape.
         code = self._print(last) if not all(v.is_number for v, _ in branches) else (
@@ -581,6 +598,10 @@ class KernelPrinter(NumPyPrinter):
             den_code = self._print(den)
             code += f" / {den_code}" if den.is_Atom else f" / ({den_code})"
         return code
+
+    def _note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
 
     def _dtype(self) -> str:
         return f"{self._like_name()}.dtype"

@@ -34,10 +34,12 @@ class Net:
         return render_writeup(self.derivation, "md", example=example, lang=lang)
 
     def kernel(self, style: str = "fast") -> str:
-        """The self-contained generated NumPy module, as source text."""
-        if style != "fast":
-            raise ValueError(f"unknown kernel style {style!r} (expected 'fast')")
-        return render_kernel(self.derivation)
+        """The self-contained generated module, as source text: `style` "fast" (NumPy calls
+        writing in place, an optional workspace) or "textbook" (one plain line per equation,
+        as the write-up writes it, on any array API library: NumPy, PyTorch, CuPy, JAX)."""
+        if style not in ("fast", "textbook"):
+            raise ValueError(f"unknown kernel style {style!r} (expected 'fast' or 'textbook')")
+        return render_kernel(self.derivation, style)
 
     def verify(self, max_width: int = 3, batch: int = 2, points: int = 2, seed: int = 0) -> Verification:
         """What `gradscribe verify` checks: every derived formula proven against sympy.diff

@@ -52,6 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("codegen", epilog=limits.describe(), help="render the NumPy forward/backward module")
     p.add_argument("net", help=net_help)
+    p.add_argument(
+        "--style", choices=("fast", "textbook"), default="fast",
+        help="fast: NumPy calls writing in place (default); textbook: one plain line per "
+        "equation as the write-up writes it, for any array API library (NumPy, PyTorch, JAX)",
+    )
     p.add_argument("-o", "--output", default="-", help="output file, or - for stdout")
     p.add_argument("--force", action="store_true", help="overwrite FILE even if gradscribe did not write it or it was edited since")
 

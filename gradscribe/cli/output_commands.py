@@ -28,11 +28,12 @@ def run_derive(args) -> int:
 
 
 def run_codegen(args) -> int:
-    """`gradscribe codegen NET [-o FILE] [--force]`: the module to FILE, or stdout for '-'."""
+    """`gradscribe codegen NET [--style fast|textbook] [-o FILE] [--force]`: the module to
+    FILE, or stdout for '-'."""
     net = load(args.net)
     if isinstance(net, LayerSpec):
         raise UsageError(f"codegen: {net.inline()} is one layer; codegen writes a network's "
                          "module (derive, verify and check take one layer)")
     check_destination(args.output, force=args.force)
-    write_output(args.output, render_kernel(derive(net)), force=args.force)
+    write_output(args.output, render_kernel(derive(net), args.style), force=args.force)
     return 0
