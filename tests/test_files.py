@@ -82,7 +82,7 @@ def test_the_default_job_creates_its_folder_and_overwrites_its_own_outputs(tmp_p
     assert status == 0, err
     assert "height_mlp" in (out / "height_mlp.py").read_text().split("\n", 1)[0]
     assert mode(out / "height_mlp.py") == 0o600 and mode(out / "derivation.md") == 0o644
-    assert only_files(out) == ["derivation.md", "derivation.tex", "height_mlp.py"]
+    assert only_files(out) == ["derivation.md", "derivation.tex", "height_mlp.py", "height_mlp_textbook.py"]
 
 
 def test_the_default_job_refuses_a_foreign_file_before_writing_anything(tmp_path, cli):

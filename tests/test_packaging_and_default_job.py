@@ -141,7 +141,11 @@ def test_default_job_writes_everything_and_summarises(tmp_path, entry):
     assert "9 of 9 formulas equal sympy.diff" in result.stdout
     kernel = (out / "height_mlp.py").read_text()
     assert "def loss_and_grads(params, X, T, workspace=None):" in kernel
+    # The textbook style next to the write-ups: their equations, line by line, under their tags.
+    textbook = (out / "height_mlp_textbook.py").read_text()
+    assert "    D2 = (W3.T @ D3) * xp.astype(R2 > 0, R2.dtype)  # (D2)" in textbook
+    assert r"\delta_{2} = \left(W_{3}^{\top} \delta_{3}\right) \odot \operatorname{ReLU}'\left(G_{2}\right) \tag{D2}" in tex
     for path in ("gradscribe-out/derivation.tex", "gradscribe-out/derivation.md",
-                 "gradscribe-out/height_mlp.py"):
+                 "gradscribe-out/height_mlp.py", "gradscribe-out/height_mlp_textbook.py"):
         assert f"wrote {path}" in result.stdout
     assert result.stderr == ""

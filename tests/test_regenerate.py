@@ -25,7 +25,7 @@ def copy(tmp_path):
 def test_committed_kernels_are_up_to_date(cli):
     status, out, err = cli("regenerate", "--check", "--dir", str(GENERATED))
     assert status == 0, out + err
-    assert out.strip() == "all 4 generated kernels up to date"
+    assert out.strip() == "all 8 generated kernels up to date"
 
 
 def test_reference_networks():
@@ -96,13 +96,13 @@ def test_a_hand_edited_kernel_survives_regenerate_without_force(cli, copy):
         "(--force overwrites it)",
     ]
     assert f"wrote {copy / 'row_regression.py'}" in out  # the others are still brought up to date
-    assert "1 of 4 generated kernels rewritten, 2 left as they are" in out
+    assert "1 of 8 generated kernels rewritten, 2 left as they are" in out
     assert edited.read_text() == text and foreign.read_text() == "# my own height model\n"
     status, out, _ = cli("regenerate", "--check", "--dir", str(copy))
     assert status == 1
     assert f"stale: {edited} (differs from what the generator renders; edited by hand" in out
     status, out, _ = cli("regenerate", "--force", "--dir", str(copy))
-    assert status == 0 and "2 of 4 generated kernels rewritten" in out
+    assert status == 0 and "2 of 8 generated kernels rewritten" in out
     assert cli("regenerate", "--check", "--dir", str(copy))[0] == 0
 
 

@@ -15,8 +15,9 @@ from .files import check_destination, write_output
 
 
 def run_default(out_dir: str, force: bool = False) -> int:
-    """Write the default network's write-ups and NumPy module into `out_dir` (created if
-    missing); print a summary. Its own earlier outputs are overwritten, other files only with
+    """Write the default network's write-ups and its module in both styles into `out_dir`
+    (created if missing): derivation.tex, derivation.md, NAME.py (fast) and NAME_textbook.py
+    (one line per equation of the write-ups, for any array library); print a summary. Its own earlier outputs are overwritten, other files only with
     `force`."""
     net = default_network()
     out = Path(out_dir)
@@ -26,7 +27,7 @@ def run_default(out_dir: str, force: bool = False) -> int:
         raise UsageError(f"{show_path(out)}: cannot create the folder ({exc.strerror or exc})") from None
     except ValueError:  # a NUL character in the path
         raise UsageError(f"{show_path(out)}: not a possible folder name") from None
-    names = [out / "derivation.tex", out / "derivation.md", out / f"{net.name}.py"]
+    names = [out / "derivation.tex", out / "derivation.md", out / f"{net.name}.py", out / f"{net.name}_textbook.py"]
     for path in names:
         check_destination(path, force=force)
     derivation = derive(net)
@@ -35,6 +36,7 @@ def run_default(out_dir: str, force: bool = False) -> int:
         render_writeup(derivation, "tex", example=True),
         render_writeup(derivation, "md", example=True),
         render_kernel(derivation),
+        render_kernel(derivation, "textbook"),  # to read next to the write-ups
     ]
     outputs = dict(zip(names, texts))
     for path, text in outputs.items():

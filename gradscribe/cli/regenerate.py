@@ -1,7 +1,7 @@
 """`gradscribe regenerate [--check]`: the checked-in kernels in generated/, kept in step.
 
-Every `generated/NAME.toml` spec has its kernel `generated/NAME.py`, rendered by
-`codegen.kernel`. `regenerate` rewrites the kernels (atomically, only those that changed); a
+Every `generated/NAME.toml` spec has its kernel in both styles, `generated/NAME.py` (fast)
+and `generated/NAME_textbook.py` (textbook), rendered by `codegen.kernel`. `regenerate` rewrites the kernels (atomically, only those that changed); a
 kernel edited by hand (its body no longer matches the sha256 in its header) or a file there
 that gradscribe did not write is left alone and named, with exit status 1, unless `--force`.
 `regenerate --check` writes nothing and exits 1 naming every kernel that is missing or differs
@@ -35,12 +35,24 @@ class Status:
     origin: str = ""
 
 
+#: The kernel file of each style, from the spec's path.
+STYLE_PATHS = {
+    "fast": lambda spec: spec.with_suffix(".py"),
+    "textbook": lambda spec: spec.with_name(f"{spec.stem}_textbook.py"),
+}
+
+
 def expected(folder: Path) -> dict[Path, tuple[Path, str]]:
     """kernel path -> (spec path, the text the generator renders for it), in name order."""
     specs = sorted(folder.glob("*.toml"))
     if not specs:
         raise UsageError(f"regenerate: no *.toml specs in {folder}")
-    return {spec.with_suffix(".py"): (spec, render_network(load_file(spec))) for spec in specs}
+    out = {}
+    for spec in specs:
+        net = load_file(spec)
+        for style, path in STYLE_PATHS.items():
+            out[path(spec)] = (spec, render_network(net, style))
+    return dict(sorted(out.items()))
 
 
 def statuses(folder: Path, rendered: dict[Path, tuple[Path, str]]) -> list[Status]:
