@@ -177,8 +177,8 @@ def _add_output_prime(derivation: Derivation) -> Derivation | None:
     G, R = derivation.symbols[f"G{L}"], derivation.symbols[f"R{L}"]
     # softmax's "derivative" as people write it: the diagonal of its Jacobian, P (1 - P) --
     # sigmoid's derivative formula in terms of the output
-    prime = (ActivationPrime(act.name, net.alpha_of(L), G, R) if act.elementwise
-             else ActivationPrime("sigmoid", 0, G, R))
+    prime = (ActivationPrime(act, net.alpha_of(L), G, R) if act.elementwise
+             else ActivationPrime(activations.get("sigmoid"), 0, G, R))
     backward = []
     for eq in derivation.backward:
         if eq.name == f"D{L}":
@@ -210,13 +210,13 @@ def variants(derivation: Derivation) -> list[Variant]:
         candidates.append((
             f"onR{l}",
             f"computes layer {l}'s {act.name}'(·) at R{l} instead of G{l}",
-            ActivationPrime(act.name, alpha, R, Activated(act.name, alpha, R)),
+            ActivationPrime(act, alpha, R, Activated(act, alpha, R)),
         ))
         candidates.append((
             f"outG{l}",
             (f"uses G{l} where layer {l}'s {act.name}' formula needs the output R{l} "
             f"(f' written in terms of r = f(z))"),
-            ActivationPrime(act.name, alpha, G, G),
+            ActivationPrime(act, alpha, G, G),
         ))
         for j in range(1, net.depth + 1):
             # f' taken at another layer's pre-activation of the same width (zs[-k + 1] for zs[-k])
@@ -225,7 +225,7 @@ def variants(derivation: Derivation) -> list[Variant]:
                 candidates.append((
                     f"at{j}_{l}",
                     f"computes layer {l}'s {act.name}'(·) at G{j} instead of G{l} ({_index_slip(j, l)})",
-                    ActivationPrime(act.name, alpha, Gj, Activated(act.name, alpha, Gj)),
+                    ActivationPrime(act, alpha, Gj, Activated(act, alpha, Gj)),
                 ))
         for other in activations.ACTIVATIONS.values():
             # constant derivatives (identity, step) are the 'missing' slip or all zeros
@@ -236,12 +236,12 @@ def variants(derivation: Derivation) -> list[Variant]:
             candidates.append((
                 f"{other.name}R{l}",
                 f"uses {other.name}'s derivative where layer {l}'s {act.name}' belongs",
-                ActivationPrime(other.name, o_alpha, G, R),
+                ActivationPrime(other, o_alpha, G, R),
             ))
             candidates.append((
                 f"{other.name}{l}",
                 f"uses {other.name}'s derivative where layer {l}'s {act.name}' belongs",
-                ActivationPrime(other.name, o_alpha, G, Activated(other.name, o_alpha, G)),
+                ActivationPrime(other, o_alpha, G, Activated(other, o_alpha, G)),
             ))
             if other.name in _OUTPUT_FORMS:
                 # s(1 - s) or 1 - s**2 written on the pre-activation: z (1 - z) where f' belongs
@@ -249,7 +249,7 @@ def variants(derivation: Derivation) -> list[Variant]:
                     f"{other.name}GG{l}",
                     (f"uses {other.name}'s derivative formula {_OUTPUT_FORMS[other.name]} on G{l} "
                      f"(the pre-activation) where layer {l}'s {act.name}' belongs"),
-                    ActivationPrime(other.name, o_alpha, G, G),
+                    ActivationPrime(other, o_alpha, G, G),
                 ))
         for key, slip, replacement in candidates:
             changed = _replace_prime(derivation, l, replacement)

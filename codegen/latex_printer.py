@@ -78,10 +78,10 @@ class WriteupLatexPrinter(LatexPrinter):
 
     # ------------------------------------------------------------------ activations
     def _print_Activated(self, expr: Activated) -> str:
-        return f"{activation_latex(expr.activation.name)}\\left({self._print(expr.arg)}\\right)"
+        return f"{expr.record.latex}\\left({self._print(expr.arg)}\\right)"
 
     def _print_ActivationPrime(self, expr: ActivationPrime) -> str:
-        name = activation_latex(expr.activation.name)
+        name = expr.record.latex
         return f"{name}'\\left({self._print(expr.g)}\\right)"
 
     # ------------------------------------------------------------------ scalar functions

@@ -172,9 +172,9 @@ def derive(network: Network) -> Derivation:
         if network.has_bias(l):
             B = s(f"B{l}")
             spread = MatMul(B, ones_row) if column else MatMul(ones_col, B)
-            linear = MatAdd(linear, spread, evaluate=False)
+            linear = MatAdd(linear, spread)
         forward.append(Equation(s(f"G{l}"), linear, f"eq:G{l}", l, "linear"))
-        act = network.layers[l - 1].activation
+        act = network.layers[l - 1].act
         applied = Activated(act, network.alpha_of(l), s(f"G{l}"), axis=0 if column else 1)
         forward.append(Equation(s(f"R{l}"), applied, f"eq:R{l}", l, "activation"))
     forward.append(Equation(s("P"), s(f"R{depth}"), "eq:P", depth, "prediction"))
@@ -191,13 +191,13 @@ def derive(network: Network) -> Derivation:
         act = network.layers[l - 1].act
         if act.derivative == 1:
             return None
-        return ActivationPrime(act.name, network.alpha_of(l), s(f"G{l}"), s(f"R{l}"))
+        return ActivationPrime(act, network.alpha_of(l), s(f"G{l}"), s(f"R{l}"))
 
     def hadamard(a, b):
         return a if b is None else HadamardProduct(a, b)
 
     coeff = loss_def.delta_coefficient.xreplace({loss_N: N, loss_n: sizes[-1]})
-    error = MatAdd(s("P"), MatMul(sp.S.NegativeOne, s("T")), evaluate=False)
+    error = MatAdd(s("P"), MatMul(sp.S.NegativeOne, s("T")))
     scaled = error if coeff == 1 else MatMul(coeff, error)
     delta_out = scaled if loss_def.fused else hadamard(scaled, prime(depth))
 

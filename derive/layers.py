@@ -325,11 +325,11 @@ def derive_layer(spec: LayerSpec) -> LayerDerivation:
         w, b, dout = symbols["w"], symbols["b"], symbols["dout"]
         inputs += ["w", "b", "dout"]
         if column:
-            linear = MatAdd(MatMul(w, x), MatMul(b, Transpose(ones)), evaluate=False)
+            linear = MatAdd(MatMul(w, x), MatMul(b, Transpose(ones)))
             grads = (MatMul(Transpose(w), dout), MatMul(dout, Transpose(x)), MatMul(dout, ones))
         else:
             # Row layout: the products flip (x w, not w x), and so does each gradient's.
-            linear = MatAdd(MatMul(x, w), MatMul(ones, b), evaluate=False)
+            linear = MatAdd(MatMul(x, w), MatMul(ones, b))
             grads = (MatMul(dout, Transpose(w)), MatMul(Transpose(x), dout),
                      MatMul(Transpose(ones), dout))
         forward.append(eq("out", linear, "forward"))
@@ -338,11 +338,11 @@ def derive_layer(spec: LayerSpec) -> LayerDerivation:
         act = kind.activation
         dout = symbols["dout"]
         inputs.append("dout")
-        forward.append(eq("out", Activated(act.name, spec.alpha, x, axis=0 if column else 1), "forward"))
+        forward.append(eq("out", Activated(act, spec.alpha, x, axis=0 if column else 1), "forward"))
         if act.derivative == 1:
             dx = dout
         else:
-            dx = HadamardProduct(dout, ActivationPrime(act.name, spec.alpha, x, symbols["out"]))
+            dx = HadamardProduct(dout, ActivationPrime(act, spec.alpha, x, symbols["out"]))
         backward.append(eq("dx", dx, "backward"))
     elif kind.family == "dropout":
         symbols["mask"] = mat("mask", width_in)
@@ -367,12 +367,12 @@ def derive_layer(spec: LayerSpec) -> LayerDerivation:
             prediction = x
         else:
             symbols["p"] = mat("p", width_in)
-            forward.append(eq("p", Activated(act.name, None, x, axis=0 if column else 1), "forward"))
+            forward.append(eq("p", Activated(act, None, x, axis=0 if column else 1), "forward"))
             prediction = symbols["p"]
         coeff = record.delta_coefficient.xreplace({losses.N: N, losses.n: width_in})
-        error = MatAdd(prediction, MatMul(sp.S.NegativeOne, symbols["t"]), evaluate=False)
+        error = MatAdd(prediction, MatMul(sp.S.NegativeOne, symbols["t"]))
         dx = error if coeff == 1 else MatMul(coeff, error)
         if not record.fused and act.derivative != 1:
-            dx = HadamardProduct(dx, ActivationPrime(act.name, None, x, prediction))
+            dx = HadamardProduct(dx, ActivationPrime(act, None, x, prediction))
         backward.append(eq("dx", dx, "backward"))
     return LayerDerivation(spec, symbols, tuple(inputs), tuple(forward), tuple(backward), loss)
