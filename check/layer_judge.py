@@ -21,7 +21,7 @@ from ..derive.chain import N as BATCH
 from ..derive.evaluate import NumpyBackend, evaluate
 from ..derive.layers import VECTOR_PARAMS, LayerDerivation, LayerSpec, derive_layer, parse_layer
 from . import calling, conventions
-from .diagnose import RTOL, close, errors, shape_text
+from .diagnose import RTOL, close, errors, precision_of, shape_text
 from .judge import CheckReport, ParamResult, worst_element
 from .layer_calling import LayerJob
 from .worker import runner, wire
@@ -332,7 +332,7 @@ def _check(derivation: LayerDerivation, worker: LayerWorker, batches, seed, targ
         if bad is not None:
             report.params[name] = ParamResult(name, False, None, None, tuple(want[0].shape), None, bad)
             continue
-        eps = max(_precision(outcome, name) for outcome in results)
+        eps = max(precision_of(g) for g in got)  # float32 results cross back as float32
         report.params[name] = judge(derivation, draws, name, got, want, eps)
     return report
 
@@ -342,11 +342,6 @@ def _call(worker: LayerWorker, d: LayerDraw):
         return worker.run_layer(d.arrays), None
     except runner.FuncFailed as exc:
         return None, exc.message
-
-
-def _precision(outcome: calling.Outcome, name: str) -> float:
-    dtype = outcome.dtypes.get(name)
-    return float(np.finfo(dtype).eps) if dtype else float(np.finfo(np.float64).eps)
 
 
 def _conventions_notes(report: CheckReport, derivation: LayerDerivation, draws: list) -> None:
@@ -397,11 +392,11 @@ def _loss_note(report: CheckReport, derivation: LayerDerivation, draws: list, re
 
 
 def _rtol(derivation: LayerDerivation, draws: list, name: str, eps: float) -> float:
-    """The tolerance (relative to the largest entry) for gradient `name` computed at unit
-    roundoff `eps`: ROUNDOFF_MARGIN times the change of the derivation's value when every input
-    moves by a relative ±eps (measured: cancellations included), plus eps. RTOL for float64."""
-    if eps <= np.finfo(np.float64).eps:
-        return RTOL
+    """The tolerance (relative to the largest entry, as `close`) for gradient `name` computed
+    at unit roundoff `eps`: ROUNDOFF_MARGIN times the change of the derivation's value when
+    every input and every intermediate quantity (x̂, dx̂, softmax's p, ...) moves by a relative
+    ±eps, as the code's own rounding moves them (measured: a cancellation such as batch norm's
+    dx at N = 2, nearly 0 by ε / (σ² + ε), shows up), plus eps; at least RTOL."""
     worst = 0.0
     backend = NumpyBackend()
     for i, d in enumerate(draws):
@@ -411,12 +406,16 @@ def _rtol(derivation: LayerDerivation, draws: list, name: str, eps: float) -> fl
             continue
         for trial in range(2):
             r = np.random.default_rng(1000 * i + trial)
-            values = {k: (np.asarray(v, float) * (1 + eps * r.choice((-1.0, 1.0), np.shape(v)))
-                          if k not in ("t", "mask") else v) for k, v in d.env.items()}
-            if "epsilon" in d.values:
-                values["epsilon"] = d.values["epsilon"]
+
+            def moved(v):
+                return np.asarray(v, float) * (1 + eps * r.choice((-1.0, 1.0), np.shape(v)))
+
+            values = {k: d.values[k] for k in derivation.constants}  # epsilon: as read
+            values |= {k: (moved(d.values[k]) if k not in ("t", "mask") else d.values[k])
+                       for k in derivation.inputs}
             for eq in derivation.forward + derivation.backward:
-                values[eq.name] = evaluate(eq.rhs, values, d.batch, backend)
+                value = evaluate(eq.rhs, values, d.batch, backend)
+                values[eq.name] = value if eq.name == name else moved(value)
             worst = max(worst, float(np.max(np.abs(values[name] - want))) / scale + eps)
     return max(RTOL, ROUNDOFF_MARGIN * worst)
 

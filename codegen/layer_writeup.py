@@ -44,6 +44,10 @@ class LayerLatexPrinter(WriteupLatexPrinter):
     def _print_MatrixSymbol(self, expr) -> str:
         return name_latex(expr.name)
 
+    def _print_InverseSqrt(self, expr) -> str:
+        # batch norm's 1 / sqrt(var + eps), elementwise
+        return rf"\left({self._print(expr.arg)} + {self._print(expr.eps)}\right)^{{-1/2}}"
+
     def _print_Symbol(self, expr, style="plain"):
         if expr.name == "epsilon":
             return r"\epsilon"

@@ -17,7 +17,7 @@ from sympy import HadamardProduct, MatAdd, MatMul, MatrixSymbol, OneMatrix, Tran
 from . import activations
 from .chain import N
 from .functions import elementary
-from .nodes import Activated, ActivationPrime
+from .nodes import Activated, ActivationPrime, InverseSqrt
 
 
 class ExactBackend:
@@ -46,6 +46,9 @@ class ExactBackend:
             return over_units_exact(act.over_units, a, axis)
         value = elementary(act.value_at(activations.z, alpha))
         return a.applyfunc(lambda x: value.xreplace({activations.z: x}))
+
+    def inverse_sqrt(self, a, eps):
+        return a.applyfunc(lambda v: 1 / sp.sqrt(v + eps))
 
     def prime(self, act: activations.Activation, alpha, g, out):
         deriv = elementary(act.derivative_at(activations.z, activations.r, alpha))
@@ -113,6 +116,9 @@ class NumpyBackend:
         lse = top + np.log(np.exp(u - top).sum(axis=axis, keepdims=True))
         return np.broadcast_to(stable(a, lse), a.shape).astype(float)
 
+    def inverse_sqrt(self, a, eps):
+        return 1.0 / np.sqrt(a + float(eps))
+
     def prime(self, act, alpha, g, out):
         fn = self._lambda("derivative", act, alpha)
         return np.broadcast_to(fn(g, out), g.shape).astype(float)
@@ -179,6 +185,9 @@ def evaluate(expr, env: dict, batch: int, backend) -> object:
             return backend.apply(e.activation, e.alpha, go(e.arg), e.axis)
         if isinstance(e, ActivationPrime):
             return backend.prime(e.activation, e.alpha, go(e.g), go(e.out))
+        if isinstance(e, InverseSqrt):  # a symbolic epsilon takes its value from env
+            eps = env[e.eps.name] if isinstance(e.eps, sp.Symbol) else e.eps
+            return backend.inverse_sqrt(go(e.arg), eps)
         raise TypeError(f"cannot evaluate {type(e).__name__}: {e}")
 
     return go(expr)

@@ -45,6 +45,7 @@ def layer_example(derivation: LayerDerivation) -> LayerExample:
     batch = EXAMPLE_BATCH
     exact = {name: _seeded(derivation, name, batch) for name in derivation.inputs}
     env = {name: m.applyfunc(lambda v: sp.Float(v, DIGITS)) for name, m in exact.items()}
+    env |= {name: sp.Float(v, DIGITS) for name, v in derivation.constants.items()}
     backend = ExactBackend()
     for eq in derivation.forward + derivation.backward:
         env[eq.name] = evaluate(eq.rhs, env, batch, backend)
@@ -93,7 +94,7 @@ def _seeded(derivation: LayerDerivation, name: str, batch: int) -> sp.ImmutableM
             return sp.Integer(_draw(key, i, j) % 2)
     elif name == "gamma":
         def entry(i, j):
-            return sp.Rational(_draw(key, i, j) % 15 + 5, 10)  # 0.5 .. 1.9
+            return sp.Rational(_draw(key, i, j) % 14 + 5, 10) + sp.Rational(int(_draw(key, i, j) % 14 >= 5), 10)  # 0.5 .. 1.9, not 1
     else:
         def entry(i, j):  # -0.9 .. 0.9, never 0 (no input at an activation's kink)
             v = _draw(key, i, j) % 18 - 9

@@ -170,7 +170,7 @@ def _targets(derivation: LayerDerivation, rows: int, cols: int, rng: random.Rand
 
 def _run(derivation: LayerDerivation, env: dict, batch: int) -> dict:
     """Every equation evaluated exactly, in order."""
-    values = dict(env)
+    values = dict(derivation.constants) | env
     backend = ExactBackend()
     for eq in derivation.forward + derivation.backward:
         values[eq.name] = evaluate(eq.rhs, values, batch, backend)
@@ -201,7 +201,7 @@ def _exact(value):
 
 def _scalar(derivation: LayerDerivation, env: dict, batch: int):
     """⟨dout, out⟩ (or the loss) with out built from the definitions, in elementary form."""
-    values = dict(env)
+    values = dict(derivation.constants) | env
     backend = ExactBackend()
     for eq in derivation.forward:
         values[eq.name] = evaluate(eq.rhs, values, batch, backend)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 from sympy import HadamardProduct, MatAdd, MatMul, MatrixSymbol, OneMatrix, Transpose
 
-from . import activations, losses
+from . import activations, losses, normalization
 from .chain import N
 from .errors import SpecError, show_text
 from .limits import MAX_UNITS
@@ -90,6 +90,8 @@ _register(Kind("affine", "affine", ("D", "M"), params=("w", "b"), grads=("dx", "
 for _act in activations.ACTIVATIONS.values():
     if _act.elementwise:  # softmax normalises over the units: only as softmax_cross_entropy
         _register(Kind(_act.name, "activation", ("D",), "alpha" if _act.takes_alpha else None))
+_register(Kind("batchnorm", "batchnorm", ("D",), "eps", params=("gamma", "beta"),
+               grads=("dx", "dgamma", "dbeta")))
 _register(Kind("dropout", "dropout", ("D",), "p"))
 for _name in LOSS_KINDS:
     _register(Kind(_name, "loss", ("C",)))
@@ -265,6 +267,8 @@ class LayerDerivation:
     forward: tuple[LayerEquation, ...]
     backward: tuple[LayerEquation, ...]
     loss: tuple[sp.Expr, sp.Expr] | None = None  # (scale, term in losses.p and losses.t)
+    #: scalar values the equations name (batch norm's epsilon), exact
+    constants: dict = field(default_factory=dict)
 
     @property
     def layout(self) -> str:
@@ -311,6 +315,7 @@ def derive_layer(spec: LayerSpec) -> LayerDerivation:
     forward: list[LayerEquation] = []
     backward: list[LayerEquation] = []
     inputs = ["x"]
+    constants = {}
     loss = None
     x = symbols["x"]
 
@@ -352,12 +357,11 @@ def derive_layer(spec: LayerSpec) -> LayerDerivation:
         forward.append(eq("out", MatMul(keep, HadamardProduct(x, mask)), "forward"))
         backward.append(eq("dx", MatMul(keep, HadamardProduct(dout, mask)), "backward"))
     elif kind.family == "batchnorm":
-        from . import normalization
-
-        equations = normalization.equations(symbols, mat, width_in, spec.eps, column)
+        symbols |= normalization.symbols(mat, width_in)
         inputs += ["gamma", "beta", "dout"]
-        forward += [eq(name, rhs, "forward") for name, rhs in equations.forward]
-        backward += [eq(name, rhs, "backward") for name, rhs in equations.backward]
+        constants[normalization.EPSILON.name] = spec.eps
+        forward += [eq(name, rhs, "forward") for name, rhs in normalization.forward(symbols, column)]
+        backward += [eq(name, rhs, "backward") for name, rhs in normalization.vjp(symbols, column)]
     else:  # a loss of scores x and targets t
         record, act = kind.loss, kind.activation
         symbols["t"] = mat("t", width_in)
@@ -375,4 +379,5 @@ def derive_layer(spec: LayerSpec) -> LayerDerivation:
         if not record.fused and act.derivative != 1:
             dx = HadamardProduct(dx, ActivationPrime(act, None, x, prediction))
         backward.append(eq("dx", dx, "backward"))
-    return LayerDerivation(spec, symbols, tuple(inputs), tuple(forward), tuple(backward), loss)
+    return LayerDerivation(spec, symbols, tuple(inputs), tuple(forward), tuple(backward), loss,
+                           constants)

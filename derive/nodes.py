@@ -122,3 +122,24 @@ def _record(record) -> Record:
 
 def _alpha(alpha):
     return sp.S.Zero if alpha is None else sp.sympify(alpha)
+
+
+class InverseSqrt(MatrixExpr):
+    """(A + ε)^(-1/2), elementwise: batch norm's 1 / sqrt(σ² + ε). `eps` is a number or a
+    scalar symbol whose value the evaluation's environment gives (the checker reads it from
+    the code's own output)."""
+
+    def __new__(cls, arg: MatrixExpr, eps):
+        return super().__new__(cls, arg, sp.sympify(eps))
+
+    @property
+    def arg(self) -> MatrixExpr:
+        return self.args[0]
+
+    @property
+    def eps(self):
+        return self.args[1]
+
+    @property
+    def shape(self):
+        return self.arg.shape

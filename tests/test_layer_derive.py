@@ -11,6 +11,7 @@ import sympy as sp
 from gradscribe.codegen.layer_writeup import render_layer
 from gradscribe.derive import layer_proof
 from gradscribe.derive.layers import KINDS, LayerEquation, derive_layer, parse_layer
+from gradscribe.derive.nodes import InverseSqrt
 from sympy import MatMul
 
 from test_katex import HERE, math_snippets
@@ -50,6 +51,7 @@ def test_the_form_and_its_defaults():
     ("layer:dropout@1:3", "above 0 and below 1"),
     ("layer:dropout@abc:3", "not a number"),
     ("layer:leaky_relu@nan:3", "finite"),
+    ("layer:batchnorm@0:3", "epsilon must be above 0"),
     ("layer:tanh@0.2:3", "tanh takes no @ value"),
     ("layer:mse:3:diag", "layout: must be row or column"),
     ("layer:softmax:3", "unknown kind 'softmax'"),
@@ -103,6 +105,11 @@ def test_verify_proves_every_kind(net):
     ("layer:relu:3", "dx", lambda s: s["dout"]),
     ("layer:dropout@0.5:3", "dx", lambda s: sp.HadamardProduct(s["dout"], s["mask"])),
     ("layer:softmax_cross_entropy:3", "dx", lambda s: sp.MatAdd(s["p"], -s["t"])),
+    # batch norm's naive dx: dxhat / sigma, without the terms through the mean and variance
+    ("layer:batchnorm:3", "dx", lambda s: sp.HadamardProduct(
+        s["dxhat"], MatMul(sp.OneMatrix(s["x"].shape[0], 1),
+                           InverseSqrt(s["var"], sp.Symbol("epsilon", positive=True))))),
+    ("layer:batchnorm:2:column", "dgamma", lambda s: MatMul(s["dout"], sp.OneMatrix(s["x"].shape[1], 1))),
 ])
 def test_the_proof_fails_a_planted_wrong_formula(monkeypatch, net, name, wrong):
     right = derive_layer(parse_layer(net))
@@ -141,9 +148,9 @@ def test_the_worked_example_is_the_formula_at_the_numbers():
 
 
 def test_derive_writes_both_languages(cli, tmp_path):
-    status, out, err = cli("derive", "layer:dropout@0.5:3", "--format", "md", "--lang", "ko")
+    status, out, err = cli("derive", "layer:batchnorm:3", "--format", "md", "--lang", "ko")
     assert status == 0 and "국소 기울기" in out and "계산 예제" in out
-    en = render_layer(derive_layer(parse_layer("layer:dropout@0.5:3")), "md")
+    en = render_layer(derive_layer(parse_layer("layer:batchnorm:3")), "md")
     assert re.findall(r"\$\$.*?\$\$", out, re.S) == re.findall(r"\$\$.*?\$\$", en, re.S)
 
 
