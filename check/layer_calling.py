@@ -133,7 +133,7 @@ class Target:
         job = self.job
         args, kwargs = _bind(self.cls.__init__, job, arrays, constructor=True)
         layer = self.cls(*args, **kwargs)
-        forward = getattr(layer, "forward", None) or getattr(layer, "__call__", None)
+        forward = getattr(layer, "forward", None) or (layer if callable(layer) else None)
         backward = getattr(layer, "backward", None)
         if not callable(forward) or not callable(backward):
             raise CallingError(f"{self.label} has no forward and backward methods")

@@ -19,7 +19,13 @@ import sympy as sp
 
 from ..derive.chain import N as BATCH
 from ..derive.evaluate import NumpyBackend, evaluate
-from ..derive.layers import VECTOR_PARAMS, LayerDerivation, LayerSpec, derive_layer, parse_layer
+from ..derive.layers import (
+    VECTOR_PARAMS,
+    LayerDerivation,
+    LayerSpec,
+    derive_layer,
+    parse_layer,
+)
 from . import calling, conventions
 from .diagnose import RTOL, close, errors, precision_of, shape_text
 from .judge import CheckReport, ParamResult, worst_element
@@ -427,11 +433,12 @@ def judge(derivation: LayerDerivation, draws: list, name: str, got: list, want: 
           eps: float) -> ParamResult:
     """The verdict on gradient `name` received at every draw."""
     rtol = _rtol(derivation, draws, name, eps)
-    shape = tuple(want[0].shape)
-    got_shape = tuple(got[0].shape)
+    # the shapes shown are those of the first draw where they differ, if any
+    g0, w0 = next(((g, w) for g, w in zip(got, want) if g.shape != w.shape), (got[0], want[0]))
+    shape, got_shape = tuple(w0.shape), tuple(g0.shape)
     figures = [errors(g, w) for g, w in zip(got, want)]
     abs_err = rel_err = None
-    if all(f[0] is not None for f in figures):
+    if all(f[0] is not None for f in figures) and all(g.shape == w.shape for g, w in zip(got, want)):
         abs_err, rel_err = max(f[0] for f in figures), max(f[1] for f in figures)
     if all(close(g, w, rtol) for g, w in zip(got, want)):
         return ParamResult(name, True, abs_err, rel_err, shape, got_shape)

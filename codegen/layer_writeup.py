@@ -19,7 +19,16 @@ from .latex_printer import WriteupLatexPrinter, activation_latex
 from .messages import activation_warning, catalogue, loss_title
 from .render import render
 from .stamp import stamp
-from .writeup import LANGUAGE_PACKAGES, ExampleRow, Row, Shape, _size, decimal, matrix_latex, tex_escape
+from .writeup import (
+    LANGUAGE_PACKAGES,
+    ExampleRow,
+    Row,
+    Shape,
+    _size,
+    decimal,
+    matrix_latex,
+    tex_escape,
+)
 
 #: How the layer's matrices are written (the names course code uses, d-prefixed gradients).
 _NAMES = {

@@ -214,9 +214,16 @@ def test_the_command_line(cli, tmp_path):
         (("--python", f"{tmp_path}/missing.py:affine"), "no such file"),
         (("--formula", "dW1 = X"), "--formula is for networks"),
         (("--python", f"{COURSE}:affine", "--targets", "labels"), "--targets is for"),
+        (("--python", f"{COURSE}:affine", "--batch", "0"), "--batch must be at least 1"),
     ]:
         status, out, err = cli("check", "layer:affine:6-3", *args)
         assert status == 2 and words in err and err.count("\n") == 1, err
+    status, out, err = cli("check", "layer:batchnorm:3", "--python", f"{COURSE}:batchnorm",
+                           "--batch", "1")
+    assert status == 2 and "at least 2 for batch norm" in err
+    status, out, err = cli("check", "2-1:relu:mse", "--python", f"{COURSE}:affine",
+                           "--forward", f"{COURSE}:affine_forward")
+    assert status == 2 and "--forward is for one layer" in err
 
 
 def test_a_backward_that_raises_is_reported(tmp_path):
@@ -242,3 +249,27 @@ def test_the_column_layout(tmp_path):
     assert report.ok and report.params["db"].expected_shape == (3, 1)
     report = check_layer("layer:affine:4-3:column", f"{code}:wrong")
     assert "dw is transposed" in report.params["dw"].diagnosis
+
+
+def test_forward_given_apart_and_2d_only_code(tmp_path):
+    forward = tmp_path / "forward.py"
+    forward.write_text("def fc(x, w, b):\n    return x @ w + b, (x, w)\n")
+    backward = tmp_path / "backward.py"
+    backward.write_text("import numpy as np\n"
+                        "def fc_backward(dout, cache):\n    x, w = cache\n"
+                        "    return dout @ w.T, x.T @ dout, np.sum(dout, axis=0)\n")
+    report = check_layer("layer:affine:6-2", f"{backward}:fc_backward", forward=f"{forward}:fc")
+    assert report.ok, report.table()
+    assert any("does not take x of shape (5, 2, 3)" in n and "judged on 2-D x" in n
+               for n in report.notes)
+    assert "fc_backward paired with fc" in report.notes
+
+
+def test_a_class_without_gradient_attributes(tmp_path):
+    code = tmp_path / "noattr.py"
+    code.write_text("class Affine:\n    def __init__(self, W, b):\n        self.W, self.b = W, b\n"
+                    "    def forward(self, x):\n        return x @ self.W + self.b\n"
+                    "    def backward(self, dout):\n        return dout @ self.W.T\n")
+    report = check_layer("layer:affine:3-2", f"{code}:Affine")
+    assert report.params["dx"].ok
+    assert not report.params["dw"].ok and "not kept as an attribute" in report.params["dw"].diagnosis

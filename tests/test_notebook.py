@@ -57,3 +57,13 @@ def test_kernel_runs_and_the_hand_written_gradient_is_checked(executed):
     (wrong,) = outputs(slip_cell, "text/markdown")
     assert "WRONG: B3" in wrong and "| B3 | WRONG |" in wrong
     assert assert_cell.outputs == []
+
+
+def test_a_batch_norm_backward_is_checked_one_layer_at_a_time(executed):
+    right_cell, wrong_cell, assert_cell = executed[6:9]
+    (right,) = outputs(right_cell, "text/markdown")
+    assert "layer:batchnorm@1e-05:4:row" in right and "all right" in right
+    assert "| dgamma | ok |" in right and "ε read from the forward's output: 1e-05" in right
+    (wrong,) = outputs(wrong_cell, "text/markdown")
+    assert "WRONG: dx" in wrong and "missing γ" in wrong and "| dbeta | ok |" in wrong
+    assert assert_cell.outputs == []

@@ -17,7 +17,15 @@ from pathlib import Path
 
 from .. import calling, conventions, layer_calling
 from . import wire
-from .child import MAX_REQUEST, _import_path, _read_exact, _send, _write, import_failure, limit_memory
+from .child import (
+    MAX_REQUEST,
+    _import_path,
+    _read_exact,
+    _send,
+    _write,
+    import_failure,
+    limit_memory,
+)
 
 
 def _import(path_text: str, tag: str):
