@@ -278,6 +278,10 @@ def _check(derivation: LayerDerivation, worker: LayerWorker, batches, seed, targ
     report = CheckReport(spec, f"{worker.label}", tuple(batches))
     report.notes += worker.notes
     label_form = targets or "labels"
+    if targets is None and spec.kind.family == "loss" and spec.kind.loss.targets == "distribution":
+        label_form, note = _target_form(derivation, worker, batches[0], seed)
+        if note:
+            report.notes.append(note)
     draws, results = [], []
     for index, n in enumerate(batches):
         d = draw(derivation, n, rng, nd=index == 1, targets=label_form)
@@ -288,10 +292,6 @@ def _check(derivation: LayerDerivation, worker: LayerWorker, batches, seed, targ
                 retry = draw(derivation, n, rng, targets=label_form)
                 note = (f"{worker.label} does not take x of shape {shape_text(d.arrays['x'].shape)} "
                         "(N-D, flattened by affine layers that take images): judged on 2-D x")
-            elif d.labels is not None and targets is None and not draws:
-                label_form = "onehot"
-                retry = draw(derivation, n, np.random.default_rng(seed), targets="onehot")
-                note = f"{worker.label} takes one-hot targets (it failed on integer labels)"
             if retry is not None:
                 second, why = _call(worker, retry)
                 if second is not None and not second.failure:
@@ -312,9 +312,6 @@ def _check(derivation: LayerDerivation, worker: LayerWorker, batches, seed, targ
             return report
         draws.append(d)
         results.append(outcome)
-    if spec.kind.family == "loss" and targets is None and label_form == "labels" \
-            and draws[0].labels is not None:
-        report.notes.append(f"{worker.label} takes integer class labels y of shape (N,)")
     _conventions_notes(report, derivation, draws)
     _loss_note(report, derivation, draws, results)
     for name in spec.kind.grads:
@@ -341,6 +338,44 @@ def _check(derivation: LayerDerivation, worker: LayerWorker, batches, seed, targ
         eps = max(precision_of(g) for g in got)  # float32 results cross back as float32
         report.params[name] = judge(derivation, draws, name, got, want, eps)
     return report
+
+
+def _target_form(derivation: LayerDerivation, worker: LayerWorker, batch: int, seed: int):
+    """("labels" or "onehot", the note saying so): what a softmax loss's code takes, read from
+    which form it runs on and, where it runs on both, which one its loss is the definition's
+    loss for (integer labels (N,) broadcast against (N, C) may run and mean nothing)."""
+    ran = {}
+    for form in ("labels", "onehot"):
+        d = draw(derivation, batch, np.random.default_rng(seed + 7), targets=form)
+        outcome, _ = _call(worker, d)
+        if outcome is not None and not outcome.failure and _complete(derivation, d, outcome.grads) is None:
+            ran[form] = _definition_loss(derivation, d), outcome.grads.get("loss")
+    label = worker.label
+    if set(ran) == {"onehot"}:
+        return "onehot", f"{label} takes one-hot targets (it fails on integer labels)"
+    if set(ran) == {"labels", "onehot"}:
+        right = [form for form, (want, got) in ran.items()
+                 if got is not None and got.size == 1 and np.isclose(float(got.reshape(())), want,
+                                                                     rtol=1e-4, atol=1e-9)]
+        if right == ["onehot"]:
+            return "onehot", (f"{label} takes one-hot targets (its loss is the definition's with "
+                              "one-hot targets, not with integer labels)")
+    return "labels", f"{label} takes integer class labels y of shape (N,)"
+
+
+def _definition_loss(derivation: LayerDerivation, d: LayerDraw) -> float:
+    """The loss of the layer's definition at draw `d` (its values computed)."""
+    from ..derive import losses
+
+    scale, term = derivation.loss
+    fn = sp.lambdify((losses.p, losses.t), term, "numpy")
+    prediction = np.asarray(d.values.get("p", d.values["x"]), float)
+    targets = np.asarray(d.values["t"], float)
+    with np.errstate(all="ignore"):
+        terms = np.broadcast_to(fn(prediction, targets), targets.shape)
+    if derivation.spec.kind.loss.targets == "distribution":
+        terms = np.where(targets == 0, 0.0, terms)  # 0 log 0 = 0
+    return float(scale.xreplace({BATCH: d.batch})) * float(np.sum(terms))
 
 
 def _call(worker: LayerWorker, d: LayerDraw):
@@ -376,22 +411,12 @@ def _loss_note(report: CheckReport, derivation: LayerDerivation, draws: list, re
     """A note when the loss a loss layer returned is not the loss of its definition."""
     if derivation.loss is None:
         return
-    from ..derive import losses
-
-    scale, term = derivation.loss
-    fn = sp.lambdify((losses.p, losses.t), term, "numpy")
     for d, outcome in zip(draws, results):
         got = outcome.grads.get("loss")
-        prediction = np.asarray(d.values.get("p", d.values["x"]), float)
-        targets = np.asarray(d.values["t"], float)
-        with np.errstate(all="ignore"):
-            terms = np.broadcast_to(fn(prediction, targets), targets.shape)
-        if derivation.spec.kind.loss.targets == "distribution":
-            terms = np.where(targets == 0, 0.0, terms)  # 0 log 0 = 0
-        want = float(scale.xreplace({BATCH: d.batch})) * float(np.sum(terms))
         if got is None or got.size != 1:
             return
-        if not np.isclose(float(got.reshape(())), want, rtol=1e-5, atol=1e-12):
+        want = _definition_loss(derivation, d)
+        if not np.isclose(float(got.reshape(())), want, rtol=1e-4, atol=1e-9):
             report.notes.append(f"the loss it returned is {float(got.reshape(())):.6g}, the "
                                 f"definition gives {want:.6g} (N = {d.batch}); dx is judged apart")
             return

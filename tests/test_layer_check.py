@@ -82,6 +82,16 @@ def test_no_false_wrong_over_the_sweep(monkeypatch):
     assert wrong == 0 and judged >= 700
 
 
+def test_elementwise_layers_in_the_column_layout():
+    """Elementwise code is the same code in either layout: x (D, N) is judged as such."""
+    for kind, (course, _) in ACTIVATIONS.items():
+        if course:
+            report = check_layer(f"layer:{kind}:4:column", f"{COURSE}:{course}")
+            assert report.ok and report.params["dx"].expected_shape == (4, 3), report.table()
+    assert check_layer("layer:dropout@0.5:4:column", f"{COURSE}:dropout").ok
+    assert check_layer("layer:mse:3:column", f"{COURSE}:mse_loss").ok
+
+
 def test_float32_code_is_held_to_float32(monkeypatch):
     monkeypatch.setenv("LAYER_DTYPE", "float32")
     report = check_layer("layer:affine:6-3", f"{COURSE}:affine")
@@ -273,3 +283,20 @@ def test_a_class_without_gradient_attributes(tmp_path):
     report = check_layer("layer:affine:3-2", f"{code}:Affine")
     assert report.params["dx"].ok
     assert not report.params["dw"].ok and "not kept as an attribute" in report.params["dw"].diagnosis
+
+
+def test_one_hot_only_code_that_runs_on_labels_is_read_as_one_hot(tmp_path):
+    # with N = C, integer labels (N,) broadcast against (N, C): the code runs, its loss is not
+    # the definition's; with one-hot rows it is, so one-hot is what the code takes
+    code = tmp_path / "onehot.py"
+    code.write_text(
+        "import numpy as np\n"
+        "def softmax_loss(x, t):\n"
+        "    p = np.exp(x - x.max(axis=1, keepdims=True))\n"
+        "    p /= p.sum(axis=1, keepdims=True)\n"
+        "    n = x.shape[0]\n"
+        "    return -np.sum(t * np.log(p)) / n, (p - t) / n\n"
+    )
+    report = check_layer("layer:softmax_cross_entropy:3", f"{code}:softmax_loss", batch=3)
+    assert report.ok, report.table()
+    assert any("takes one-hot targets (its loss is the definition's" in n for n in report.notes)
