@@ -126,6 +126,9 @@ def main(argv=None) -> int:
         print(f"wrong gradients: {exc}", file=sys.stderr)
         return 1
     text = provenance(args.threads, clock_name) + "\n\n" + harness.table(results, names) + "\n"
+    if "textbook" in names and any(n.startswith("textbook style") for n in names):
+        text += "\nThe textbook style against hand-written textbook NumPy, in the same rounds:\n\n"
+        text += harness.textbook_table(results) + "\n"
     missing = sorted({f"{contenders.TITLES[n]}: {why}" for r in results for n, why in r.missing.items()})
     if missing:
         text += "\n" + "\n".join(f"- {line}" for line in missing) + "\n"

@@ -7,6 +7,9 @@ NumPy arrays keyed like the parameters (for the gradient check before any timing
 - `kernel`: the generated module's `loss_and_grads`, with a workspace (`make_workspace`)
   so that a step allocates nothing; `kernel, fresh`: the same without one (fresh arrays).
 - `textbook`: NumPy as people write it (`X @ W + b`, `(D @ W.T) * (G > 0)`, `D.sum(0)`).
+- `textbook style`: the generated module in the textbook style (`--style textbook`, one line
+  per equation over the array API namespace), on NumPy arrays; `textbook style, torch`: the
+  same module on PyTorch CPU tensors.
 - `torch`: PyTorch eager, `torch.addmm` (what `nn.Linear` runs), `loss.backward()`.
 - `jax`: `jax.jit(jax.value_and_grad(loss))`, results waited for.
 - `floor`: the GEMM floor, only the matrix products a step needs (forward G_l, backward
@@ -45,13 +48,16 @@ class Missing:
     reason: str
 
 
-NAMES = ["floor", "matmul floor", "kernel", "kernel, fresh", "textbook", "torch", "jax"]
+NAMES = ["floor", "matmul floor", "kernel", "kernel, fresh", "textbook", "textbook style",
+         "textbook style, torch", "torch", "jax"]
 TITLES = {
     "floor": "GEMM floor",
     "matmul floor": "floor by np.matmul",
     "kernel": "generated kernel",
     "kernel, fresh": "kernel, no workspace",
     "textbook": "textbook NumPy",
+    "textbook style": "textbook style",
+    "textbook style, torch": "textbook style, PyTorch tensors",
     "torch": "PyTorch eager",
     "jax": "JAX jit",
 }
@@ -65,16 +71,16 @@ def build(name: str, case: Case, params, X, T) -> Contender | Missing:
 # ---------------------------------------------------------------- the generated kernel
 
 
-def load_generated(case: Case):
-    """The generated module for `case`, rendered now from this checkout's gradscribe."""
+def load_generated(case: Case, style: str = "fast"):
+    """The generated module for `case` in `style`, rendered now from this checkout's gradscribe."""
     from gradscribe.codegen.kernel import render_network
     from gradscribe.derive import spec
 
     net = spec.load(case.inline)
-    name = "bench_" + net.digest()[:12]
+    name = f"bench_{style}_" + net.digest()[:12]
     folder = Path(tempfile.mkdtemp(prefix="gradscribe-bench-"))
     path = folder / f"{name}.py"
-    path.write_text(render_network(net), encoding="utf-8")
+    path.write_text(render_network(net, style), encoding="utf-8")
     module_spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(module_spec)
     sys.modules[name] = module
@@ -101,6 +107,32 @@ def _kernel(case, params, X, T, workspace=True):
         return float(value), {k: np.array(v, dtype=np.float64) for k, v in grads.items()}
 
     return Contender("kernel" if workspace else "kernel, fresh", step, evaluate)
+
+
+# ---------------------------------------------------------------- the textbook-style module
+
+
+def _textbook_style(case, params, X, T, library="numpy"):
+    name = "textbook style" if library == "numpy" else "textbook style, torch"
+    module = load_generated(case, "textbook")
+    if library == "torch":
+        try:
+            import torch
+        except ImportError:
+            return Missing(name, "PyTorch is not installed (pip install '.[bench]')")
+        params = {k: torch.from_numpy(v) for k, v in params.items()}
+        X, T = torch.from_numpy(X), torch.from_numpy(T)
+
+    def step():
+        return module.loss_and_grads(params, X, T)
+
+    def evaluate():
+        value, grads = step()
+        if library == "torch":
+            return float(value), {k: v.numpy().astype(np.float64) for k, v in grads.items()}
+        return float(value), {k: np.array(v, dtype=np.float64) for k, v in grads.items()}
+
+    return Contender(name, step, evaluate)
 
 
 # ---------------------------------------------------------------- textbook NumPy
@@ -269,6 +301,8 @@ _BUILDERS = {
     "kernel": _kernel,
     "kernel, fresh": lambda *a: _kernel(*a, workspace=False),
     "textbook": _textbook,
+    "textbook style": _textbook_style,
+    "textbook style, torch": lambda *a: _textbook_style(*a, library="torch"),
     "torch": _torch,
     "jax": _jax,
 }

@@ -161,3 +161,30 @@ def table(results: list[Result], names: list[str]) -> str:
         cells.append(f"≤ {res.case.target:.2f}×")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+#: The textbook-style module's target against hand-written textbook NumPy (issue 22).
+TEXTBOOK_TARGET = 1.10
+
+
+def textbook_table(results: list[Result]) -> str:
+    """The textbook style against hand-written textbook NumPy, paired round by round: on NumPy
+    arrays, and (for reference) the same module on PyTorch tensors."""
+    names = [n for n in ("textbook style", "textbook style, torch")
+             if any(n in r.times or n in r.missing for r in results)]
+    head = ["network, batch", "dtype", "textbook NumPy"] + [contenders.TITLES[n] for n in names] + ["target"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for res in results:
+        if "textbook" not in res.times:
+            continue
+        base = np.array(res.times["textbook"])
+        cells = [res.case.label, res.dtype.name, _seconds(float(np.median(base)))]
+        for name in names:
+            if name not in res.times:
+                cells.append("not installed")
+                continue
+            ratios = np.array(res.times[name]) / base
+            cells.append(f"{np.median(ratios):.2f}× ({ratios.min():.2f}–{ratios.max():.2f})")
+        cells.append(f"≤ {TEXTBOOK_TARGET:.2f}× (NumPy)")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -17,16 +20,36 @@ SMALL = Case("1-8-4-1:relu,relu,identity:mse", 16, 2.0)
 CLASSIFIER = Case("5-7-3:relu,softmax:cross_entropy:row", 6, 1.1)
 
 
+# JAX is timed in a process of its own (test below): its threads should not be running in this
+# one when the checker's tests fork their worker.
+IN_PROCESS = [n for n in contenders.NAMES if n != "jax"]
+
+
 @pytest.mark.parametrize("case", [SMALL, CLASSIFIER], ids=["column-mse", "row-ce"])
 def test_every_contender_agrees_with_the_checked_reference(case):
-    result = harness.measure(case, np.float64, contenders.NAMES, rounds=2, block=0.002)
+    result = harness.measure(case, np.float64, IN_PROCESS, rounds=2, block=0.002)
     timed = set(result.times) | set(result.missing)
-    assert timed == set(contenders.NAMES)
-    assert {"floor", "kernel, fresh", "textbook"} <= set(result.times)
+    assert timed == set(IN_PROCESS)
+    assert {"floor", "kernel, fresh", "textbook", "textbook style"} <= set(result.times)
     for name in result.times:
         assert len(result.times[name]) == 2 and all(t > 0 for t in result.times[name])
         assert result.ratios(name).shape == (2,)
     assert np.all(result.ratios("floor") == 1.0)
+
+
+def test_jax_is_checked_and_timed_in_its_own_process():
+    if importlib.util.find_spec("jax") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("jax is missing under CI=true: pyproject's test extra must install it")
+        pytest.skip("jax is not installed")
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--case", "1-8-4-1", "--only", "jax", "--rounds", "1",
+         "--dtype", "float64"],
+        cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    row = next(line for line in result.stdout.splitlines() if line.startswith("| 1-8-4-1, 32 | float64"))
+    assert "×" in row.split("|")[4] and "not installed" not in row
 
 
 def test_a_wrong_gradient_is_caught_before_timing(monkeypatch):
@@ -75,3 +98,11 @@ def test_a_wrong_contender_is_named_with_its_worst_element():
     wrong = contenders.Contender("sloppy", lambda: None, evaluate)
     with pytest.raises(harness.GradientMismatch, match=r"sloppy: dW2\[3, 1\]"):
         harness.check(CLASSIFIER, [wrong], params, X, T)
+
+
+def test_the_textbook_table_pairs_the_textbook_style_with_textbook_numpy_round_by_round():
+    res = harness.Result(SMALL, np.dtype(np.float64), 3,
+                         {"floor": [1.0, 1.0, 1.0], "textbook": [2.0, 4.0, 3.0], "textbook style": [2.2, 4.0, 6.0]},
+                         {"textbook style, torch": "PyTorch is not installed"})
+    text = harness.textbook_table([res])
+    assert "| 1-8-4-1, 16 | float64 | 3.00 s | 1.10× (1.00–2.00) | not installed | ≤ 1.10× (NumPy) |" in text

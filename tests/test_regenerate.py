@@ -69,6 +69,20 @@ def test_check_fails_after_a_hand_edit_and_names_every_stale_file(cli, copy):
     assert "row_regression" not in out and "sigmoid_classifier" not in out
 
 
+def test_check_covers_the_textbook_style_too(cli, copy):
+    edited = copy / "sigmoid_classifier_textbook.py"
+    edited.write_text(edited.read_text().replace("# (dW1)", "# (dW1) edited"))
+    (copy / "row_regression_textbook.py").unlink()
+    status, out, _ = cli("regenerate", "--check", "--dir", str(copy))
+    assert status == 1
+    assert f"stale: {edited} (differs from what the generator renders; edited by hand since" in out
+    assert f"missing: {copy / 'row_regression_textbook.py'}" in out
+    assert "2 of 8 generated kernels out of date" in out
+    status, out, _ = cli("regenerate", "--dir", str(copy))
+    assert (copy / "row_regression_textbook.py").read_text() == (GENERATED / "row_regression_textbook.py").read_text()
+    assert "    dW1 = X.T @ D1  # (dW1)\n" in (GENERATED / "sigmoid_classifier_textbook.py").read_text()
+
+
 def test_regenerate_rewrites_and_then_check_passes(cli, copy):
     # a kernel an older generator wrote: stamped, unedited, but not what is rendered today
     edited = copy / "sigmoid_classifier.py"
