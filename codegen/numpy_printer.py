@@ -644,8 +644,8 @@ def _is_activation_node(expr) -> bool:
 
 
 def _activation(node) -> activations.Activation:
-    """The activation record of an `Activated` or `ActivationPrime` node."""
-    return node.activation
+    """The activation record an `Activated` or `ActivationPrime` node holds."""
+    return node.record
 
 
 def _alpha(node):
