@@ -128,14 +128,14 @@ def kernel_view(derivation: Derivation) -> KernelView:
     column = derivation.layout == "column"
     depth = derivation.depth
     temps = TempPool()
-    printer = buffered = kernel_printer("fast", temps)
+    printer = kernel_printer("fast", temps)
 
-    def buffered_lines(equations) -> tuple[list[Line], list[str], set[str]]:
+    def call_lines(equations) -> tuple[list[Line], list[str], set[str]]:
         """Each equation as one call into its array (an alias where it is one): the lines,
         the arrays written in order, and the temporaries used."""
         out, written, used = [], [], set()
         for eq in equations:
-            *pending, code = buffered.statement(eq.rhs, eq.name, derivation.shape_text(eq.name))
+            *pending, code = printer.statement(eq.rhs, eq.name, derivation.shape_text(eq.name))
             out += [Line("", p) for p in pending]
             if code.isidentifier():
                 out.append(Line(eq.name, code, eq.label))
@@ -147,12 +147,12 @@ def kernel_view(derivation: Derivation) -> KernelView:
         return out, written, used
 
     printer.used = set()
-    forward, forward_written, forward_temps = buffered_lines(derivation.forward)
-    forward_ones, buffered.ones = buffered.ones, {}
+    forward, forward_written, forward_temps = call_lines(derivation.forward)
+    forward_ones, printer.ones = printer.ones, {}
     printer.used = set()
-    backward, backward_written, backward_temps = buffered_lines(derivation.backward)
+    backward, backward_written, backward_temps = call_lines(derivation.backward)
     backward_used = set(printer.used)
-    over_units = buffered.lse
+    over_units = printer.lse
 
     param_names = net.param_names()
     cache = ["X"] + [eq.name for eq in derivation.forward] + (["LSE"] if over_units else [])
@@ -173,16 +173,16 @@ def kernel_view(derivation: Derivation) -> KernelView:
     step_term = step_term.xreplace({sym: sp.Symbol(n, real=True) for sym, n in step_names.items()})
     # loss_and_grads runs forward, this loss, then backward in one body: backward reads what
     # the loss computed (mse's P - T is delta_L's too), whose temporaries stay kept meanwhile.
-    buffered.known = {}
-    step_pending, step_sum = buffered.total(step_term, derivation.shape_text("P"))
+    printer.known = {}
+    step_pending, step_sum = printer.total(step_term, derivation.shape_text("P"))
     atomic = " + " not in step_sum and " - " not in step_sum
     step_value = printer.scaled(derivation.loss.scale, step_sum, atomic=atomic)
     step_loss = [Line("", p) for p in step_pending] + [Line("value", f"float({step_value})", "eq:L")]
     step_temps = set(temps.busy)
     temps.pin()
-    step_backward, _, fused_temps = buffered_lines(derivation.backward)
+    step_backward, _, fused_temps = call_lines(derivation.backward)
     temps.unpin()
-    buffered.known = None
+    printer.known = None
 
     def arrays(names: list[str], used: set[str]) -> list[Array]:
         out = [Array(n, shapes.get(n) or derivation.shape_text(n), "dtype") for n in names]
@@ -209,7 +209,7 @@ def kernel_view(derivation: Derivation) -> KernelView:
         return [Array(name, shape, "dtype", "np.ones") for name, shape in sorted(named.items())]
 
     forward_buffers = arrays(forward_written + (["LSE"] if over_units else []), forward_temps) + ones(forward_ones)
-    backward_buffers = arrays(backward_written, backward_temps | step_temps | fused_temps) + ones(buffered.ones)
+    backward_buffers = arrays(backward_written, backward_temps | step_temps | fused_temps) + ones(printer.ones)
     step_text = "\n".join(line.text for line in forward + step_loss + step_backward)
     step_buffers = []
     for array in forward_buffers + backward_buffers:
