@@ -180,12 +180,18 @@ def format_proof(report: proof.ProofReport) -> str:
         f"point(s){note}"
     )
     for v in report.verdicts:
-        verdict = "ok  " if v.ok else "FAIL"
+        verdict = "ok  " if v.ok else "??  " if v.undecided else "FAIL"
         shape = "x".join(map(str, v.shape))
         line = f"  {verdict} {v.name:<6} ({v.label}, {shape}) equals {v.reference}"
         if not v.ok:
             line = f"  {verdict} {v.name:<6} ({v.label}, {shape}): {v.mismatch}"
         lines.append(line)
     good = sum(v.ok for v in report.verdicts)
-    lines.append(f"{good} of {len(report.verdicts)} formulas proven" + ("" if report.ok else "; MISMATCH"))
+    summary = f"{good} of {len(report.verdicts)} formulas proven"
+    if any(not v.ok and not v.undecided for v in report.verdicts):
+        summary += "; MISMATCH"
+    undecided = sum(v.undecided for v in report.verdicts)
+    if undecided:
+        summary += f"; {undecided} undecided (neither proven nor shown wrong)"
+    lines.append(summary)
     return "\n".join(lines)

@@ -12,13 +12,14 @@ from __future__ import annotations
 import hashlib
 import random
 from dataclasses import dataclass, field, replace
+from math import gcd
 
 import sympy as sp
 
 from . import activations
 from .chain import Derivation, N, ShapeMismatch, derive
 from .evaluate import ExactBackend, evaluate, over_units_exact, run
-from .functions import elementary
+from .functions import elementary, sigmoid, softplus
 from .losses import p as loss_p
 from .losses import t as loss_t
 from .spec import Network
@@ -40,6 +41,8 @@ class Verdict:
     mismatch: str | None = None
     reference: str = "sympy.diff of the loss"
     reference_kind: str = "loss"
+    #: Not proven, and not shown wrong either: the identity test could not tell (`mismatch` says why).
+    undecided: bool = False
 
 
 @dataclass
@@ -56,12 +59,18 @@ class ProofReport:
         return all(v.ok for v in self.verdicts)
 
     @property
+    def undecided(self) -> list[Verdict]:
+        """The formulas neither proven nor shown wrong."""
+        return [v for v in self.verdicts if v.undecided]
+
+    @property
     def capped(self) -> bool:
         return self.proven_on.sizes != self.network.sizes
 
     def to_json(self) -> dict:
         return {
             "ok": self.ok,
+            "undecided": [v.name for v in self.undecided],
             "built": self.built,
             "network": self.network.inline(),
             "proven_on": {
@@ -76,6 +85,7 @@ class ProofReport:
                     "label": v.label,
                     "shape": list(v.shape),
                     "mismatch": v.mismatch,
+                    "undecided": v.undecided,
                     "reference": v.reference,
                     "reference_kind": v.reference_kind,
                 }
@@ -125,13 +135,15 @@ def prove(
                 _compare(reference[eq.name], derived[eq.name], values)
             )
     for eq in derivation.backward:
-        mismatches = [m for m in results[eq.name] if m is not None]
+        found = [m for m in results[eq.name] if m is not None]
+        wrong = [m for m in found if not m.undecided]
+        first = (wrong or found or [None])[0]
         shape = tuple(int(d) for d in derived[eq.name].shape)
         report.verdicts.append(
             Verdict(
-                eq.name, eq.label, not mismatches, shape, points,
-                mismatches[0] if mismatches else None, reference_method(small, eq.name, eq.layer),
-                reference_kind(small, eq.name, eq.layer),
+                eq.name, eq.label, not found, shape, points, first and first.text,
+                reference_method(small, eq.name, eq.layer), reference_kind(small, eq.name, eq.layer),
+                undecided=bool(found) and not wrong,
             )
         )
     return report
@@ -473,56 +485,99 @@ class NamedValues(ExactBackend):
 # ------------------------------------------------------------------------------ comparison
 
 
-def _compare(reference: sp.Matrix, derived: sp.Matrix, values=None) -> str | None:
-    """None if equal entry by entry (exactly); else a description of the first mismatch."""
+@dataclass(frozen=True)
+class Mismatch:
+    """Why a formula is not proven at one point: unequal, or (`undecided`) not decidable."""
+
+    text: str
+    undecided: bool = False
+
+
+def _compare(reference: sp.Matrix, derived: sp.Matrix, values=None) -> Mismatch | None:
+    """None if equal entry by entry (exactly); else the first entry shown unequal, or failing
+    that the first the identity test cannot decide."""
     if reference.shape != derived.shape:
-        return f"shape {derived.shape} but dL/d has shape {reference.shape}"
+        return Mismatch(f"shape {derived.shape} but dL/d has shape {reference.shape}")
+    undecided = None
     for i in range(reference.rows):
         for j in range(reference.cols):
             try:
                 zero = exactly_zero(reference[i, j] - derived[i, j], values)
             except NotReducible as exc:
-                return f"entry ({i}, {j}): the identity test cannot decide it ({exc})"
+                undecided = undecided or Mismatch(
+                    f"entry ({i}, {j}): undecided, the identity test cannot tell ({exc})", True
+                )
+                continue
             if not zero:
-                return (
+                return Mismatch(
                     f"entry ({i}, {j}): derived {sp.sstr(derived[i, j])[:80]} "
                     f"!= sympy.diff {sp.sstr(reference[i, j])[:80]}"
                 )
-    return None
+    return undecided
 
 
 def exactly_zero(expr: sp.Expr, values: NamedValues | None = None) -> bool:
-    """True if `expr` is identically 0 as a function of its transcendental atoms.
+    """Whether `expr`, a number built from exp, log, the hyperbolic functions, sigmoid and
+    softplus, is identically 0; `NotReducible` where the test cannot tell.
 
-    A polynomial identity test over the integers modulo a 61-bit prime (Schwartz-Zippel):
-    each distinct transcendental atom (exp of a monomial, tanh, log; innermost first) is an
-    independent indeterminate with a pseudo-random value derived from its reduced argument,
-    and exp is kept a homomorphism (exp(a + 2b) -> x_a * x_b**2, with x = u**EXP_ROOTS so
-    that halves and alphas like 0.01 stay exact). An identically zero expression always
-    reduces to exactly 0; a nonzero one does so with probability about degree / 2**61.
-    Integer arithmetic throughout: no floating point.
+    Everything is first written in one canonical set of functions: tanh, sech, cosh, sinh, coth,
+    csch and sigmoid become rational functions of exp, softplus a log, exp of a sum a product
+    of exps of its monomials (exp(a + 2b) -> x_a * x_b**2, exp(-m) = 1 / exp(m), with x =
+    u**EXP_ROOTS so that halves and alphas like 0.01 stay exact), exp(k log u) = u**k, log of a
+    positive rational a sum of logs of primes, log of a product or power a sum. The result is
+    reduced modulo a 61-bit prime with every remaining atom a pseudo-random value derived from
+    its reduced argument (a Schwartz-Zippel polynomial identity test; integer arithmetic, no
+    floating point). Every rewrite is an identity, so 0 means "equal" (a nonzero expression
+    reduces to 0 with probability about degree / 2**61).
+
+    A nonzero residue means "not equal" only where the atoms left are independent: the
+    monomials under exp have no linear relation modulo constants (checked at random
+    assignments of the atoms), every log of a sum is a log(1 + exp(m)) sharing no cyclotomic
+    factor with another, and no function outside the canonical set occurs. Otherwise it raises
+    `NotReducible` ("undecided"), as it does for a power it cannot take exactly.
     """
     if expr == 0:
         return True
     residue = values.residue if values is not None else _Residue()
-    return residue.of(expr) == 0
+    if residue.of(expr) == 0:
+        return True
+    reason = residue.undecided(expr)
+    if reason is not None:
+        raise NotReducible(f"nonzero, but {reason}")
+    return False
 
 
 class NotReducible(ValueError):
-    """An expression the identity test cannot reduce."""
+    """An expression the identity test cannot decide: neither "equal" nor "not equal"."""
 
 
 #: exp indeterminates are EXP_ROOTS-th powers (divisible by 2..10, 100 and 1000).
 EXP_ROOTS = 2**6 * 3**3 * 5**3 * 7
 _PRIME = 2**61 - 1
+#: Functions rewritten through exp: each is a rational function of exp(factor * argument).
+_VIA_EXP = {
+    sp.tanh: (2, lambda x: ((x - 1), (x + 1))),
+    sp.coth: (2, lambda x: ((x + 1), (x - 1))),
+    sp.sinh: (1, lambda y: ((y * y - 1), (2 * y))),
+    sp.cosh: (1, lambda y: ((y * y + 1), (2 * y))),
+    sp.sech: (1, lambda y: ((2 * y), (y * y + 1))),
+    sp.csch: (1, lambda y: ((2 * y), (y * y - 1))),
+    sigmoid: (1, lambda y: (y, (y + 1))),
+}
+#: At most this many distinct exp monomials are checked for independence (else undecided).
+MAX_EXPONENTS = 80
 
 
 class _Residue:
-    """Reduces an expression to an integer modulo _PRIME, atoms replaced by hashed values."""
+    """Reduces an expression to an integer modulo _PRIME, atoms replaced by hashed values.
 
-    def __init__(self, values: NamedValues | None = None):
+    `seed` picks another assignment of the atoms' values (the independence check uses several).
+    """
+
+    def __init__(self, values: NamedValues | None = None, seed: int = 0):
         self._memo: dict = {}
         self._values = values
+        self._seed = seed
 
     def of(self, expr) -> int:
         if expr in self._memo:
@@ -551,11 +606,14 @@ class _Residue:
             for a in expr.args:
                 out = out * self.of(a) % _PRIME
             return out
-        if isinstance(expr, sp.tanh):  # odd: tanh(-a) = -tanh(a)
-            arg = self.of(expr.args[0])
-            if arg > _PRIME - arg:
-                return -self._atom("tanh", _PRIME - arg) % _PRIME
-            return self._atom("tanh", arg)
+        if type(expr) in _VIA_EXP:
+            factor, form = _VIA_EXP[type(expr)]
+            top, bottom = form(pow(self._exp(expr.args[0]), factor, _PRIME))
+            return top * self._power(bottom % _PRIME, -1) % _PRIME
+        if isinstance(expr, sp.log):
+            return self._log(expr.args[0])
+        if isinstance(expr, softplus):
+            return self._log(1 + sp.exp(expr.args[0]))
         if self._values is not None:
             if expr in self._values.definitions:
                 return self.of(self._values.definitions[expr])
@@ -564,10 +622,25 @@ class _Residue:
                 return self.of(branch)
         if expr.is_Atom:
             raise NotReducible(f"unexpected atom {expr}")
+        # A function outside the canonical set: a free indeterminate. Sound for "equal";
+        # `undecided` keeps it from ever meaning "not equal".
         return self._atom(type(expr).__name__, *[self.of(a) for a in expr.args])
 
     def _exp(self, arg) -> int:
+        if ("exp", arg) in self._memo:
+            return self._memo["exp", arg]
         out = 1
+        for key, power, base in self._exponent_terms(arg):
+            if key is None:  # exp(k log u) = u**k
+                out = out * self._power(self.of(base), power) % _PRIME
+            else:
+                out = out * self._power(self._atom("exp", key), power) % _PRIME
+        self._memo["exp", arg] = out
+        return out
+
+    def _exponent_terms(self, arg):
+        """exp(arg) as factors: (key, power in 1/EXP_ROOTS, None) for exp of the monomial
+        whose residue is `key` (1 for e), or (None, k, u) for exp(k log u) = u**k."""
         if self._values is not None:  # a kink's branch may be a sum: split it like any other
             arg = self._values.resolve_kinks(arg)
         for term in sp.Add.make_args(sp.expand(arg)):
@@ -577,17 +650,170 @@ class _Residue:
             if isinstance(rest, sp.log):
                 if not coeff.is_Integer:
                     raise NotReducible(f"exp of {sp.sstr(term)[:60]}: a root of a log's argument")
-                out = out * self._power(self.of(rest.args[0]), int(coeff)) % _PRIME
+                yield None, int(coeff), rest.args[0]
                 continue
             key = 1 if rest == 1 else self.of(rest)
             if key > _PRIME - key:  # exp(-m) = 1 / exp(m): one indeterminate for both
                 key, coeff = _PRIME - key, -coeff
-            root = self._atom("exp", key)
             power = coeff * EXP_ROOTS
             if not power.is_Integer:
                 raise NotReducible(f"exp of {sp.sstr(term)[:60]}: coefficient too fine")
-            out = out * self._power(root, int(power)) % _PRIME
-        return out
+            yield key, int(power), rest
+
+    def _log(self, u) -> int:
+        """log(u) for real u > 0, split into logs of primes, exponents and log(1 + exp(m))."""
+        u = self._resolved(u)
+        if u.is_Rational:
+            if u <= 0:
+                raise NotReducible(f"log of {u}")
+            return sum(k * self._atom("log", int(p)) for p, k in sp.factorrat(u).items()) % _PRIME
+        if u is sp.E:
+            return 1
+        if isinstance(u, sp.exp) or (u.is_Pow and u.base is sp.E):
+            return self.of(u.exp if u.is_Pow else u.args[0])
+        if u.is_Pow and u.exp.is_Integer and self._positive(u.base):
+            return int(u.exp) * self._log(u.base) % _PRIME
+        if u.is_Mul and all(self._positive(f) for f in u.args):
+            return sum(self._log(f) for f in u.args) % _PRIME
+        shape = self._log1p_exp(u)
+        if shape is not None:  # log(1 + e**a) = log(1 + e**-a) + a: one atom for a and -a
+            key, shift = shape
+            return (self._atom("log1pexp", *key) + self.of(shift)) % _PRIME
+        return self._atom("log", self.of(u))
+
+    def _log1p_exp(self, u):
+        """For u = 1 + exp(a): (a key for log(1 + exp(m)) with m = ±a, and -a or 0), else None."""
+        if not (u.is_Add and len(u.args) == 2 and sp.S.One in u.args):
+            return None
+        (e,) = [a for a in u.args if a is not sp.S.One]
+        e = self._resolved(e)
+        if e is sp.E:
+            arg = sp.S.One
+        elif isinstance(e, sp.exp) or (e.is_Pow and e.base is sp.E):
+            arg = e.exp if e.is_Pow else e.args[0]
+        else:
+            return None
+        terms = sorted(self._exponent_terms(arg), key=lambda t: (t[0] is None, t[0] or 0))
+        if not terms or any(key is None for key, _, _ in terms):
+            return None
+        sign = 1 if terms[0][1] > 0 else -1
+        key = tuple((k, sign * p) for k, p, _ in terms)
+        return key, (arg if sign < 0 else sp.S.Zero)
+
+    def _resolved(self, expr):
+        while self._values is not None and expr in self._values.definitions:
+            expr = self._values.definitions[expr]
+        return expr
+
+    def _positive(self, expr) -> bool:
+        try:
+            value = self._values.numeric(expr) if self._values is not None else sp.N(expr, 30)
+            return bool(value > 0)
+        except TypeError:  # not a real number
+            return False
+
+    # ------------------------------------------------------------------ deciding "not equal"
+
+    def undecided(self, expr) -> str | None:
+        """None if the nonzero residue of `expr` means "not equal"; else why it does not."""
+        exponents: dict[int, sp.Expr] = {}  # exp's monomials, one per key (1, e, left out)
+        logs: set = set()  # log(1 + exp(m)) seen: (m's direction, its multiple)
+        seen, stack = set(), [expr]
+        while stack:
+            e = stack.pop()
+            if e in seen or e.is_Rational or e is sp.E:
+                continue
+            seen.add(e)
+            if self._values is not None and e in self._values.definitions:
+                stack.append(self._values.definitions[e])
+                continue
+            if self._values is not None and isinstance(e, NamedValues._KINKS):
+                branch = self._values.branch(e)
+                if branch is None:
+                    return f"no branch of {sp.sstr(e)[:40]} holds"
+                stack.append(branch)
+                continue
+            if e.is_Add or e.is_Mul:
+                stack.extend(e.args)
+            elif e.is_Pow and e.base is not sp.E:
+                stack.append(e.base)
+            elif isinstance(e, sp.exp) or e.is_Pow or type(e) in _VIA_EXP:
+                arg = e.exp if e.is_Pow else e.args[0]
+                for key, _, rest in self._exponent_terms(arg):
+                    if key is None:
+                        stack.append(rest)  # exp(k log u) = u**k
+                    elif key != 1:
+                        exponents.setdefault(key, rest)
+                        stack.append(rest)
+            elif isinstance(e, (sp.log, softplus)):
+                u = self._resolved(e.args[0] if isinstance(e, sp.log) else 1 + sp.exp(e.args[0]))
+                reason = self._log_is_free(u, logs)
+                if reason is not None:
+                    return reason
+                stack.append(u)
+            elif e.is_Atom:
+                return f"it holds the atom {e}"
+            else:
+                return f"it holds {type(e).__name__}, a function the test treats as unknown"
+        return self._logs_related(logs) or self._dependent(exponents)
+
+    def _log_is_free(self, u, logs: set) -> str | None:
+        """None if log(u) is a log of primes, an exponent, or a log(1 + exp(m)) (recorded in
+        `logs` for `_logs_related`); else why the test cannot treat it as an atom."""
+        if u.is_Rational or u is sp.E or isinstance(u, sp.exp) or (u.is_Pow and u.base is sp.E):
+            return None
+        if u.is_Pow and u.exp.is_Integer and self._positive(u.base):
+            return self._log_is_free(self._resolved(u.base), logs)
+        if u.is_Mul and all(self._positive(f) for f in u.args):
+            for f in u.args:
+                reason = self._log_is_free(self._resolved(f), logs)
+                if reason is not None:
+                    return reason
+            return None
+        shape = self._log1p_exp(u)
+        if shape is None:
+            return f"it holds log({sp.sstr(u)[:40]}), a log the test cannot split"
+        g = 0
+        for _, p in shape[0]:
+            g = gcd(g, abs(p))
+        logs.add((tuple((k, p // g) for k, p in shape[0]), g))
+        return None
+
+    @staticmethod
+    def _logs_related(logs: set) -> str | None:
+        """None if the logs of 1 + w**g (w = exp(m), m primitive) in `logs` are independent.
+
+        1 + w**g is the product of the cyclotomic polynomials Phi_n(w) with n | 2g, n not | g;
+        these are irreducible, so the logs are independent iff their factor sets are.
+        """
+        if len(logs) < 2:
+            return None
+        vectors, index = [], {}
+        for direction, g in logs:
+            v2 = (g & -g).bit_length() - 1
+            odd = g >> v2
+            factors = {index.setdefault((direction, (2 << v2) * m), len(index)) for m in sp.divisors(odd)}
+            vectors.append(factors)
+        rows = [[1 if i in f else 0 for i in range(len(index))] for f in vectors]
+        if _rank(rows) < len(rows):
+            return "it holds logs of 1 + exp(m) related through a common factor"
+        return None
+
+    def _dependent(self, exponents: dict) -> str | None:
+        """None if exp's monomials are linearly independent modulo constants (at random atoms)."""
+        if not exponents:
+            return None
+        if len(exponents) > MAX_EXPONENTS:
+            return f"it holds exp of {len(exponents)} monomials, too many to check for relations"
+        monomials = list(exponents.values())
+        size = len(monomials) + 1
+        rows = []
+        for seed in range(1, size + 1):
+            other = _Residue(self._values, seed)
+            rows.append([1] + [other.of(m) for m in monomials])
+        if _rank(rows) < size:
+            return "the monomials under exp are related (a linear relation modulo constants)"
+        return None
 
     @staticmethod
     def _rational(q) -> int:
@@ -601,7 +827,24 @@ class _Residue:
             raise NotReducible("division by zero in the reduced expression")
         return pow(base, exponent, _PRIME)
 
-    @staticmethod
-    def _atom(name, *args) -> int:
-        digest = hashlib.sha256(repr((name,) + args).encode()).digest()
+    def _atom(self, name, *args) -> int:
+        digest = hashlib.sha256(repr((name, self._seed) + args if self._seed else (name,) + args).encode()).digest()
         return int.from_bytes(digest[:8], "big") % (_PRIME - 2) + 2
+
+
+def _rank(rows: list[list[int]]) -> int:
+    """The rank of an integer matrix modulo _PRIME."""
+    rows = [list(r) for r in rows]
+    rank, cols = 0, len(rows[0]) if rows else 0
+    for c in range(cols):
+        pivot = next((i for i in range(rank, len(rows)) if rows[i][c] % _PRIME), None)
+        if pivot is None:
+            continue
+        rows[rank], rows[pivot] = rows[pivot], rows[rank]
+        inv = pow(rows[rank][c], -1, _PRIME)
+        for i in range(len(rows)):
+            if i != rank and rows[i][c] % _PRIME:
+                f = rows[i][c] * inv % _PRIME
+                rows[i] = [(a - f * b) % _PRIME for a, b in zip(rows[i], rows[rank])]
+        rank += 1
+    return rank

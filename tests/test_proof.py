@@ -8,6 +8,7 @@ import pytest
 import sympy as sp
 from gradscribe.derive import activations, proof, spec
 from gradscribe.derive.activations import r
+from gradscribe.derive.functions import sigmoid, softplus
 
 ELEMENTWISE = [a.name for a in activations.ACTIVATIONS.values() if a.elementwise]
 LAYOUTS = ["column", "row"]
@@ -94,6 +95,84 @@ def test_exact_identity_test_tells_equal_from_unequal():
     assert not proof.exactly_zero(sp.tanh(1) - sp.Rational(3, 4))
 
 
+def test_the_identity_test_rewrites_to_exp_before_deciding():
+    e2, e6 = sp.exp(2), sp.exp(6)
+    assert proof.exactly_zero(sp.tanh(3) - (e6 - 1) / (e6 + 1))
+    assert proof.exactly_zero(sp.sech(2) ** 2 - (1 - sp.tanh(2) ** 2))
+    assert proof.exactly_zero(sp.cosh(sp.Rational(1, 2)) ** 2 - sp.sinh(sp.Rational(1, 2)) ** 2 - 1)
+    assert proof.exactly_zero(sp.exp(-2) / (1 + sp.exp(-2)) ** 2 - sigmoid(2) * (1 - sigmoid(2)))
+    assert proof.exactly_zero(sp.log(6) - sp.log(2) - sp.log(3))
+    assert proof.exactly_zero(softplus(-2) - softplus(2) + 2)  # log(1 + e**-a) = log(1 + e**a) - a
+    assert proof.exactly_zero(sp.exp(sp.tanh(1)) * sp.exp(1 - sp.tanh(1)) - sp.E)
+    f = sp.Function("f")  # unknown, but the same value either way: equal
+    assert proof.exactly_zero(f(sp.tanh(1)) - f((e2 - 1) / (e2 + 1)))
+    assert not proof.exactly_zero(sp.tanh(1) - (e2 - 1) / (e2 + 2))
+    assert not proof.exactly_zero(softplus(-2) - softplus(2))
+    assert not proof.exactly_zero(sp.log(1 + e2) - sp.log(1 + sp.E))
+    assert not proof.exactly_zero(sp.log(1 + sp.exp(3)) - sp.log(1 + sp.E))  # share 1 + e, yet unequal
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        sp.Function("f")(2) - 1,  # a function outside exp/log: never "not equal"
+        sp.sin(2) - 1,
+        # 0, through a factorisation the test does not make: 1 + e**3 = (1 + e)(1 - e + e**2)
+        sp.log(1 + sp.exp(3)) - sp.log(1 + sp.E) - sp.log(1 - sp.E + sp.exp(2)),
+        sp.exp(sp.tanh(1)) * sp.exp(1 / (1 + sp.exp(2))) - sp.exp(2),  # tanh 1 + 2/(1 + e**2) = 1
+    ],
+)
+def test_what_the_identity_test_cannot_reduce_is_undecided(expr):
+    with pytest.raises(proof.NotReducible, match="nonzero, but"):
+        proof.exactly_zero(expr)
+
+
+z = activations.z
+
+
+@pytest.mark.parametrize(
+    "name, derivative",
+    [
+        ("tanh", sp.sech(z) ** 2),
+        ("tanh", 1 - ((sp.exp(z) - sp.exp(-z)) / (sp.exp(z) + sp.exp(-z))) ** 2),
+        ("sigmoid", sp.exp(-z) / (1 + sp.exp(-z)) ** 2),
+        ("softplus", 1 - sp.exp(-r)),  # sigma(z) = 1 - exp(-softplus(z))
+    ],
+)
+@pytest.mark.parametrize("hidden", [1, 2])
+def test_a_right_derivative_in_another_form_is_proven(monkeypatch, name, derivative, hidden):
+    broken(monkeypatch, name, derivative)
+    net = spec.load("-".join(["2"] * (hidden + 1)) + "-1:" + ",".join([name] * hidden) + ",identity:mse")
+    report = proof.prove(net)
+    assert report.ok, [(v.name, v.mismatch) for v in report.verdicts if not v.ok]
+
+
+@pytest.mark.parametrize(
+    "name, wrong",
+    [("tanh", sp.sech(z)), ("sigmoid", sp.exp(-z) / (1 + sp.exp(-z))), ("softplus", sp.exp(-r))],
+)
+def test_a_wrong_derivative_in_another_form_still_fails(monkeypatch, name, wrong):
+    broken(monkeypatch, name, wrong)
+    report = proof.prove(spec.load(f"2-2-1:{name},identity:mse"))
+    bad = [v for v in report.verdicts if not v.ok]
+    assert {v.name for v in bad} == {"D1", "dW1", "dB1"}
+    assert not any(v.undecided for v in bad), [v.mismatch for v in bad]
+    assert "!= sympy.diff" in bad[0].mismatch
+
+
+def test_verify_reports_undecided_as_undecided(monkeypatch, cli):
+    broken(monkeypatch, "tanh", sp.Function("f")(z))
+    status, out, _ = cli("verify", "2-2-1:tanh,identity:mse")
+    assert status == 1
+    assert "??   D1 " in out and "undecided, the identity test cannot tell" in out
+    assert "3 of 6 formulas proven; 3 undecided (neither proven nor shown wrong)" in out
+    assert "MISMATCH" not in out
+    status, out, _ = cli("verify", "2-2-1:tanh,identity:mse", "--json")
+    data = json.loads(out)
+    assert data["ok"] is False and data["undecided"] == ["D1", "dW1", "dB1"]
+    assert data["formulas"]["D1"]["undecided"] is True and data["formulas"]["D2"]["undecided"] is False
+
+
 def test_verify_cli_reports_each_formula_and_caps_widths(cli):
     status, out, err = cli("verify", "1-8-4-1:relu,relu,identity:mse")
     assert status == 0, err
@@ -110,7 +189,7 @@ def test_verify_json(cli):
     assert status == 0 and data["ok"] is True
     assert data["proven_on"] == {"sizes": [2, 3, 2], "batch": 2, "points": 2, "capped": False}
     assert data["formulas"]["dW1"] == {
-        "ok": True, "label": "eq:dW1", "shape": [2, 3], "mismatch": None,
+        "ok": True, "label": "eq:dW1", "shape": [2, 3], "mismatch": None, "undecided": False,
         "reference": "sympy.diff of the loss", "reference_kind": "loss",
     }
     assert data["formulas"]["dB2"]["shape"] == [1, 2]
@@ -219,3 +298,19 @@ def test_a_deep_point_is_drawn_at_once(monkeypatch):
     monkeypatch.setattr(proof, "_shift_off_kinks", counted)
     proof.draw_point(chain.derive(net), 2, random.Random(0))
     assert results == [True]
+
+
+@pytest.mark.parametrize("alpha", ["0.5", "2"])
+def test_an_elu_derivative_that_mistreats_alpha_is_caught(monkeypatch, alpha):
+    """f' = r + alpha below 0; the slip alpha * (r + alpha) agrees with it only at alpha = 1."""
+    from gradscribe.derive.activations import alpha as a
+
+    net = spec.load(f"2-2-1:elu@{alpha},identity:mse")
+    assert proof.prove(net).ok
+    wrong = sp.Piecewise((1, r > 0), (a * (r + a), True))
+    broken(monkeypatch, "elu", wrong)
+    report = proof.prove(net)
+    bad = [v for v in report.verdicts if not v.ok]
+    assert {v.name for v in bad} == {"D1", "dW1", "dB1"}
+    assert not any(v.undecided for v in bad)
+    assert proof.prove(spec.load("2-2-1:elu,identity:mse")).ok  # invisible at alpha = 1

@@ -1,12 +1,16 @@
 """`verify` checks the generated kernel: forward against the definitions, gradients against
 central finite differences, with tolerances from a rounding-error analysis."""
 
+import dataclasses
 import json
 
 import numpy as np
 import pytest
+import sympy as sp
 from gradscribe.check import finite_differences as fd
-from gradscribe.derive import spec
+from gradscribe.derive import activations, spec
+from gradscribe.derive.activations import alpha as a
+from gradscribe.derive.activations import r
 
 CYCLE = ["tanh", "sigmoid", "relu", "elu"]
 
@@ -166,3 +170,46 @@ def test_a_wide_network_is_checked_at_a_point_where_a_small_slip_shows(monkeypat
     planted(monkeypatch, "def _plant(grads):\n    grads['B1'] = grads['B1'] * 1.00005\n    return grads")
     check = fd.check_kernel(net)
     assert not check.ok and check.worst.to_json()["param"] == "B1" and check.worst.ratio > 2
+
+
+@pytest.mark.parametrize(
+    "net", ["2-3-1:tanh,identity:mse", "2-3-2:elu@0.5,sigmoid:binary_cross_entropy:row",
+            "3-3-2:relu,softmax:cross_entropy"],
+)
+def test_one_hidden_entry_off_by_1e_6_relative_is_caught(monkeypatch, net):
+    """Pins the tolerance: a relative slip of 1e-6 in the first layer's largest gradient entry
+    is over ten times its tolerance (a tolerance ten times looser fails this test)."""
+    clean = fd.check_kernel(spec.load(net))
+    assert clean.ok and clean.worst.ratio < 0.2
+    target = max((r for p in clean.params if p.name[1:] == "1" for r in p.rows), key=lambda r: abs(r.kernel))
+    assert abs(target.kernel) > 0.05
+    name, index = target.param, target.index
+    planted(monkeypatch, f"def _plant(grads):\n    g = grads['{name}'].copy()\n"
+                         f"    g[{index}] *= 1 + 1e-6\n    grads['{name}'] = g\n    return grads")
+    check = fd.check_kernel(spec.load(net))
+    assert not check.ok and check.forward_ok
+    assert [p.name for p in check.params if not p.ok] == [name]
+    assert (check.worst.param, check.worst.index) == (name, index)
+    assert check.worst.ratio > 10, check.worst.to_json()
+
+
+def test_verify_fails_on_a_1e_6_relative_slip(monkeypatch, cli):
+    planted(monkeypatch, "def _plant(grads):\n    g = grads['W1'].copy()\n"
+                         "    g[0, 1] *= 1 + 1e-6\n    grads['W1'] = g\n    return grads")
+    status, out, err = cli("verify", "2-3-1:tanh,identity:mse")
+    assert status == 1 and "Traceback" not in err
+    assert "6 of 6 formulas proven" in out and "FAIL dW1: worst W1[0, 1]: kernel " in out
+
+
+@pytest.mark.parametrize("alpha", ["0.5", "2"])
+def test_an_elu_kernel_that_mistreats_alpha_fails(monkeypatch, alpha):
+    """ELU's f' = r + alpha below 0; alpha * (r + alpha) agrees with it only at alpha = 1."""
+    net = spec.load(f"2-3-1:elu@{alpha},identity:mse")
+    assert fd.check_kernel(net).ok
+    wrong = sp.Piecewise((1, r > 0), (a * (r + a), True))
+    monkeypatch.setitem(activations.ACTIVATIONS, "elu", dataclasses.replace(activations.get("elu"), derivative=wrong))
+    check = fd.check_kernel(net)
+    assert check.forward_ok and not check.ok
+    assert {p.name for p in check.params if not p.ok} >= {"W1", "B1"}
+    assert all(p.ok for p in check.params if p.name.endswith("2"))
+    assert fd.check_kernel(spec.load("2-3-1:elu,identity:mse")).ok  # at alpha = 1 it is invisible

@@ -7,7 +7,7 @@ gradscribe did not write.
   never renamed over; a folder, block device or socket is bad input.
 - A symbolic link is followed: its target is written and the link stays a link.
 - An existing file is overwritten only when gradscribe wrote it and nobody changed it since
-  (its header's body sha256 matches, see `codegen.stamp`) or when it is empty; anything else is
+  (its header's body sha256 matches, see `gradscribe.codegen.stamp`) or when it is empty; anything else is
   `Refused` (exit 1) unless `force`.
 - A new file gets mode 0666 minus the umask (0644 under umask 022), like any other tool's; a
   replaced file keeps its mode (and owner and group, where the user may set them).

@@ -1,7 +1,7 @@
 """`gradscribe regenerate [--check]`: the checked-in kernels in generated/, kept in step.
 
 Every `generated/NAME.toml` spec has its kernel in both styles, `generated/NAME.py` (fast)
-and `generated/NAME_textbook.py` (textbook), rendered by `codegen.kernel`. `regenerate` rewrites the kernels (atomically, only those that changed); a
+and `generated/NAME_textbook.py` (textbook), rendered by `gradscribe.codegen.kernel`. `regenerate` rewrites the kernels (atomically, only those that changed); a
 kernel edited by hand (its body no longer matches the sha256 in its header) or a file there
 that gradscribe did not write is left alone and named, with exit status 1, unless `--force`.
 `regenerate --check` writes nothing and exits 1 naming every kernel that is missing or differs
@@ -27,7 +27,7 @@ DEFAULT_DIR = "generated"
 @dataclass(frozen=True)
 class Status:
     """One kernel: its path, its spec, 'ok', 'stale' or 'missing', and for a stale one where it
-    came from ('generated', 'edited', 'foreign' or 'empty', see `codegen.stamp.provenance`)."""
+    came from ('generated', 'edited', 'foreign' or 'empty', see `gradscribe.codegen.stamp.provenance`)."""
 
     kernel: Path
     spec: Path
