@@ -78,16 +78,18 @@ def test_a_missing_library_is_reported_not_raised(monkeypatch):
 
 
 @pytest.mark.parametrize("case", [SMALL, CLASSIFIER], ids=["column-mse", "row-ce"])
-def test_the_torch_contender_agrees_and_is_timed(case):
+def test_the_torch_contenders_agree_and_are_timed(case):
     """Says "skipped" where PyTorch is missing (a failure under CI=true, whose test extra
-    installs it), where the test above would pass without it."""
+    installs it), where test_every_contender_agrees_with_the_checked_reference passes without it."""
     if importlib.util.find_spec("torch") is None:
         if os.environ.get("CI") == "true":
             pytest.fail("torch is missing under CI=true: pyproject's test extra must install it")
-        pytest.skip("torch is not installed: its contender cannot be checked or timed")
-    result = harness.measure(case, np.float64, ["floor", "torch"], rounds=2, block=0.002)
+        pytest.skip("torch is not installed: its contenders cannot be checked or timed")
+    names = ["torch", "textbook style, torch"]
+    result = harness.measure(case, np.float64, ["floor", *names], rounds=2, block=0.002)
     assert result.missing == {}, result.missing
-    assert len(result.times["torch"]) == 2 and all(t > 0 for t in result.times["torch"])
+    for name in names:
+        assert len(result.times[name]) == 2 and all(t > 0 for t in result.times[name])
 
 
 def test_the_cases_are_the_issues_four_shapes():
