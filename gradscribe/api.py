@@ -33,6 +33,13 @@ class Net:
         """The Markdown write-up (math for KaTeX/MathJax); arguments as for `latex`."""
         return render_writeup(self.derivation, "md", example=example, lang=lang)
 
+    def html(self, lang: str = "en", example: bool = False) -> str:
+        """The write-up as one self-contained HTML5 page: the math as MathML (no script), the
+        drawing as SVG, the generated kernel listed; arguments as for `latex`."""
+        from .codegen.html_writeup import render_html
+
+        return render_html(self.derivation, example=example, lang=lang)
+
     def kernel(self, style: str = "fast") -> str:
         """The self-contained generated module, as source text: `style` "fast" (NumPy calls
         writing in place, an optional workspace) or "textbook" (one plain line per equation,
@@ -98,6 +105,12 @@ class LayerNet:
         from .codegen.layer_writeup import render_layer
 
         return render_layer(self.derivation, "md", example=example, lang=lang)
+
+    def html(self, lang: str = "en", example: bool = True) -> str:
+        """The write-up as one self-contained HTML5 page (the math as MathML)."""
+        from .codegen.html_writeup import render_layer_html
+
+        return render_layer_html(self.derivation, example=example, lang=lang)
 
     def kernel(self, style: str = "fast") -> str:
         raise ValueError(f"{self.spec.inline()} is one layer: kernels are generated for networks")

@@ -142,4 +142,7 @@ MESSAGES = {
     "layer.example.seeded": (
         "Small seeded values (the same on every run) for every input; batch size $N = {batch}$."
     ),
+    # The HTML write-up.
+    "html.kernel.title": "Generated NumPy code",
+    "html.kernel.intro": "The module that {command} writes (the fast style); its names are the equations' tags.",
 }

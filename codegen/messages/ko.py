@@ -148,4 +148,7 @@ MESSAGES = {
     "layer.example.seeded": (
         "모든 입력에 작은 시드 값(실행할 때마다 같음)을 씁니다. 배치 크기는 $N = {batch}$입니다."
     ),
+    # The HTML write-up.
+    "html.kernel.title": "생성된 NumPy 코드",
+    "html.kernel.intro": "{command}가 쓰는 모듈(fast 스타일)입니다. 이름은 식의 태그와 같습니다.",
 }

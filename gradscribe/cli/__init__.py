@@ -39,9 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     net_help = "a spec file (*.toml) or SIZES:ACTIVATIONS:LOSS[:LAYOUT], e.g. 1-8-4-1:relu,relu,identity:mse"
-    p = sub.add_parser("derive", epilog=limits.describe(), help="write up the derivation (LaTeX or Markdown)")
+    p = sub.add_parser("derive", epilog=limits.describe(), help="write up the derivation (LaTeX, Markdown or HTML)")
     p.add_argument("net", help=net_help)
-    p.add_argument("--format", choices=("tex", "md"), default="tex")
+    p.add_argument("--format", choices=("tex", "md", "html"), default="tex",
+                   help="tex (LaTeX), md (Markdown with KaTeX math) or html (one self-contained "
+                   "page, the math as MathML)")
     p.add_argument("--lang", choices=("en", "ko"), default="en", help="language of the prose")
     p.add_argument(
         "--example", action="store_true",
@@ -87,6 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="targets for the cross-entropies: soft distributions (default), one-hot, "
                    "or integer class labels of shape (N,)")
     p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("serve", help="a local page that derives, verifies and checks as you type")
+    p.add_argument("--port", type=int, default=8000,
+                   help="port on 127.0.0.1 (default 8000; 0 picks a free one)")
 
     p = sub.add_parser("regenerate", help="rewrite the kernels in generated/")
     p.add_argument("--check", action="store_true", help="exit 1 if generated/ is stale")
@@ -197,6 +203,10 @@ def _run(args) -> int:
         from .check_command import run_check
 
         return run_check(args)
+    if args.command == "serve":
+        from .serve import run_serve
+
+        return run_serve(args)
     raise UsageError(f"unknown command {args.command}")
 
 

@@ -12,7 +12,7 @@ from .files import check_destination, write_output
 
 
 def run_derive(args) -> int:
-    """`gradscribe derive NET [--format tex|md] [--lang en|ko] [--example] [-o FILE] [--force]`;
+    """`gradscribe derive NET [--format tex|md|html] [--lang en|ko] [--example] [-o FILE] [--force]`;
     for one layer (`layer:...`) its local derivation, always with its worked example."""
     net = load(args.net)
     check_destination(args.output, force=args.force)
@@ -20,7 +20,16 @@ def run_derive(args) -> int:
         from ..codegen.layer_writeup import render_layer
         from ..derive.layers import derive_layer
 
-        text = render_layer(derive_layer(net), args.format, lang=args.lang)
+        if args.format == "html":
+            from ..codegen.html_writeup import render_layer_html
+
+            text = render_layer_html(derive_layer(net), lang=args.lang)
+        else:
+            text = render_layer(derive_layer(net), args.format, lang=args.lang)
+    elif args.format == "html":
+        from ..codegen.html_writeup import render_html
+
+        text = render_html(derive(net), example=args.example, lang=args.lang)
     else:
         text = render_writeup(derive(net), args.format, example=args.example, lang=args.lang)
     write_output(args.output, text, force=args.force)
