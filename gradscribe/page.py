@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import shutil
 import sys
 import tempfile
 import threading
@@ -258,7 +259,9 @@ def _code(net, form: Form, timeout, memory_mb) -> Verdict:
         raise PageError("the function's name must be NAME or Class.method (Python identifiers)")
     limits = {"timeout": timeout or runner.DEFAULT_TIMEOUT,
               "memory_mb": memory_mb or runner.DEFAULT_MEMORY_MB}
-    with tempfile.TemporaryDirectory(prefix="gradscribe-page-") as folder:
+    folder = tempfile.mkdtemp(prefix="gradscribe-page-")
+    _FOLDERS.add(folder)
+    try:
         path = os.path.join(folder, "backward.py")
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(code)
@@ -273,9 +276,22 @@ def _code(net, form: Form, timeout, memory_mb) -> Verdict:
             raise PageError(_line(exc).replace(path, "the pasted code")) from None
         except ValueError as exc:
             raise PageError(_line(exc)) from None
+    finally:
+        remove_folders([folder])
     verdict = _report(report)
     verdict.details = report.output.replace(path, "backward.py")
     return verdict
+
+
+#: the folders pasted code is written to, removed when its check ends or the server stops
+_FOLDERS: set[str] = set()
+
+
+def remove_folders(folders=None) -> None:
+    """Remove `folders` (default: every one still there, as the server stops)."""
+    for folder in list(_FOLDERS if folders is None else folders):
+        shutil.rmtree(folder, ignore_errors=True)
+        _FOLDERS.discard(folder)
 
 
 def _report(report) -> Verdict:

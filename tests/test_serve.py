@@ -37,10 +37,11 @@ NET = "2-3-1:relu,identity:mse"
 class Server:
     """`gradscribe serve --port 0` in a subprocess: its port, token and process."""
 
-    def __init__(self):
+    def __init__(self, tmp=None):
+        env = dict(os.environ, TMPDIR=str(tmp)) if tmp else None
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gradscribe", "serve", "--port", "0"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         )
         line = self.process.stdout.readline()
         found = re.search(r"http://127\.0\.0\.1:(\d+)/\?token=([\w-]+)", line)
@@ -201,6 +202,7 @@ def test_a_hanging_func_is_stopped_at_the_timeout():
     assert time.monotonic() - start < 60
     assert view.code is not None and not view.code.ok
     assert "FAILED" in view.code.headline and "3" in view.code.headline
+    assert page._FOLDERS == set()
 
 
 def test_one_check_at_a_time():
@@ -211,7 +213,7 @@ def test_one_check_at_a_time():
 
 
 def test_ctrl_c_stops_the_server_and_its_worker(tmp_path):
-    s = Server()
+    s = Server(tmp_path)
     try:
         hang = "import time\ndef backward(params, X, T):\n    time.sleep(600)\n"
         def submit():  # answered or cut off by Ctrl-C: either is fine here
@@ -235,10 +237,12 @@ def test_ctrl_c_stops_the_server_and_its_worker(tmp_path):
             if workers:
                 break
         assert workers, "no worker started"
+        assert list(tmp_path.glob("gradscribe-page-*/backward.py"))  # the pasted code
         s.process.send_signal(signal.SIGINT)
         assert s.process.wait(timeout=20) == 0
         for pid in workers:
             assert not _alive(pid), f"worker {pid} left running"
+        assert list(tmp_path.glob("gradscribe-page-*")) == []
     finally:
         s.stop()
 

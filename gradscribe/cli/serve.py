@@ -11,6 +11,7 @@ from .errors import UsageError
 def run_serve(args) -> int:
     """Serve the page on 127.0.0.1:PORT, print its URL (with the token), stop on Ctrl-C with
     every checker's worker stopped too."""
+    from ..page import remove_folders
     from ..server import PageServer, stop_workers
 
     if not 0 <= args.port <= 65535:
@@ -31,6 +32,7 @@ def run_serve(args) -> int:
     finally:
         server.server_close()
         stop_workers()
+        remove_folders()
     print("gradscribe serve: stopped", file=sys.stderr, flush=True)
     return 0
 
