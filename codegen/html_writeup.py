@@ -93,10 +93,9 @@ def _shapes(m: dict[str, str], shapes) -> Block:
     )
 
 
-def _kernel_section(m: dict[str, str], inline: str, kernel: str) -> Section:
-    command = f"`gradscribe codegen {inline}`"
+def _kernel_section(m: dict[str, str], kernel: str) -> Section:
     return Section("kernel", html.escape(m["html.kernel.title"]), [
-        Block("p", html=prose(m["html.kernel.intro"].format(command=command))),
+        Block("p", html=prose(m["html.kernel.intro"])),
         Block("code", text=kernel),
     ])
 
@@ -155,7 +154,7 @@ def network_document(derivation, example: bool = False, lang: str = "en") -> Htm
         blocks.append(Block("h3", html=prose(m["example.backward"])))
         blocks += _example_rows(ex.backward)
         sections.append(Section("example", html.escape(m["example.title"]), blocks))
-    sections.append(_kernel_section(m, v.inline, render_kernel(derivation, "fast")))
+    sections.append(_kernel_section(m, render_kernel(derivation, "fast")))
     if v.notes:
         sections.append(Section("notes", html.escape(m["notes.title"]),
                                 [Block("list", items=tuple(prose(n) for n in v.notes))]))

@@ -144,5 +144,8 @@ MESSAGES = {
     ),
     # The HTML write-up.
     "html.kernel.title": "Generated NumPy code",
-    "html.kernel.intro": "The module that {command} writes (the fast style); its names are the equations' tags.",
+    "html.kernel.intro": (
+        "The module `gradscribe codegen` writes for this network (the fast style); "
+        "its names are the equations' tags."
+    ),
 }

@@ -150,5 +150,8 @@ MESSAGES = {
     ),
     # The HTML write-up.
     "html.kernel.title": "생성된 NumPy 코드",
-    "html.kernel.intro": "{command}가 쓰는 모듈(fast 스타일)입니다. 이름은 식의 태그와 같습니다.",
+    "html.kernel.intro": (
+        "`gradscribe codegen`이 이 네트워크에 대해 쓰는 모듈(fast 스타일)입니다. "
+        "이름은 식의 태그와 같습니다."
+    ),
 }
