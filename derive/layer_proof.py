@@ -12,56 +12,25 @@ is exactly 0 (the identity test of `proof`, or SymPy's own arithmetic on square 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import sympy as sp
 
 from .evaluate import ExactBackend, evaluate
 from .functions import elementary
 from .layers import LayerDerivation, LayerSpec, derive_layer
-from .proof import NotReducible, Verdict, exactly_zero
+from .proof import Mismatch, NotReducible, ProofReport, Verdict, exactly_zero
 
 KINK_MARGIN = sp.Rational(1, 2)
 
 
 @dataclass
-class LayerProofReport:
-    """The verdicts on a layer's local gradients (the shape `verify --json` reports)."""
-
-    network: LayerSpec
-    proven_on: LayerSpec
-    batch: int
-    points: int
-    verdicts: list[Verdict] = field(default_factory=list)
-    built: bool = True
+class LayerProofReport(ProofReport):
+    """The verdicts on a layer's local gradients (`to_json` is the shape `verify --json` reports)."""
 
     @property
     def ok(self) -> bool:
         return bool(self.verdicts) and all(v.ok for v in self.verdicts)
-
-    @property
-    def capped(self) -> bool:
-        return self.proven_on.sizes != self.network.sizes
-
-    def to_json(self) -> dict:
-        return {
-            "ok": self.ok,
-            "built": self.built,
-            "network": self.network.inline(),
-            "proven_on": {
-                "sizes": list(self.proven_on.sizes),
-                "batch": self.batch,
-                "points": self.points,
-                "capped": self.capped,
-            },
-            "formulas": {
-                v.name: {
-                    "ok": v.ok, "label": v.label, "shape": list(v.shape), "mismatch": v.mismatch,
-                    "reference": v.reference, "reference_kind": v.reference_kind,
-                }
-                for v in self.verdicts
-            },
-        }
 
     def report(self) -> str:
         """One line per local gradient, as `gradscribe verify` prints it."""
@@ -72,7 +41,7 @@ class LayerProofReport:
             lines.append(f"  (widths capped from {'-'.join(map(str, self.network.sizes))}; the "
                          "derivation is the same for every width)")
         for v in self.verdicts:
-            status = "proven" if v.ok else "WRONG"
+            status = "proven" if v.ok else "undecided" if v.undecided else "WRONG"
             lines.append(f"  {v.name:<7} {status:<7} = {v.reference}"
                          + (f": {v.mismatch}" if v.mismatch else ""))
         lines.append("all local gradients proven" if self.ok else "NOT proven")
@@ -95,11 +64,10 @@ def prove_layer(spec: LayerSpec, max_width: int = 3, batch: int = 2, points: int
             reference = _reference(derivation, eq.name, env, batch)
             mismatches[eq.name].append(_compare(reference, values[eq.name]))
     for eq in derivation.gradients():
-        found = [m for m in mismatches[eq.name] if m is not None]
         shape = tuple(int(sp.sympify(d).xreplace({sp.Symbol("N", integer=True, positive=True): batch}))
                       for d in eq.lhs.shape)
-        report.verdicts.append(Verdict(
-            eq.name, eq.label, not found, shape, points, found[0] if found else None,
+        report.verdicts.append(Verdict.of(
+            eq.name, eq.label, shape, mismatches[eq.name],
             _reference_text(derivation, eq.name), "loss" if derivation.loss else "vjp",
         ))
     return report
@@ -218,18 +186,33 @@ def _scalar(derivation: LayerDerivation, env: dict, batch: int):
     return elementary(sum(d * o for d, o in zip(values["dout"], values["out"])))
 
 
-def _compare(reference: sp.Matrix, derived: sp.Matrix) -> str | None:
-    """None if equal entry by entry (exactly); else the first mismatch."""
+def _compare(reference: sp.Matrix, derived: sp.Matrix) -> Mismatch | None:
+    """None if equal entry by entry (exactly); else the first entry shown unequal, or failing
+    that the first neither test can decide."""
     if reference.shape != derived.shape:
-        return f"shape {derived.shape} but the reference has shape {reference.shape}"
+        return Mismatch(f"shape {derived.shape} but the reference has shape {reference.shape}")
+    undecided = None
     for i in range(reference.rows):
         for j in range(reference.cols):
             diff = reference[i, j] - derived[i, j]
             try:
                 zero = exactly_zero(diff)
-            except NotReducible:  # square roots (batch norm): SymPy's algebraic numbers
+            except NotReducible as exc:  # square roots (batch norm): SymPy's algebraic numbers
                 zero = sp.expand(sp.radsimp(sp.expand(diff))) == 0
+                if not zero and not _surely_nonzero(diff):
+                    undecided = undecided or Mismatch(
+                        f"entry ({i}, {j}): undecided, the identity test cannot tell ({exc})", True)
+                    continue
             if not zero:
-                return (f"entry ({i}, {j}): derived {sp.sstr(derived[i, j])[:80]} "
-                        f"!= sympy.diff {sp.sstr(reference[i, j])[:80]}")
-    return None
+                return Mismatch(f"entry ({i}, {j}): derived {sp.sstr(derived[i, j])[:80]} "
+                                f"!= sympy.diff {sp.sstr(reference[i, j])[:80]}")
+    return undecided
+
+
+def _surely_nonzero(expr) -> bool:
+    """True if `expr` evaluates to a number clearly away from 0 (evalf refines until sure)."""
+    try:
+        value = sp.N(expr, 30)
+        return value.is_number and bool(abs(value) > sp.Float("1e-20"))
+    except (TypeError, ValueError):
+        return False

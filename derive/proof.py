@@ -44,6 +44,19 @@ class Verdict:
     #: Not proven, and not shown wrong either: the identity test could not tell (`mismatch` says why).
     undecided: bool = False
 
+    @classmethod
+    def of(cls, name: str, label: str, shape: tuple, found: list, reference: str, kind: str) -> Verdict:
+        """The verdict on one formula from its comparison at each point (None: equal there).
+
+        It is wrong if any point shows it unequal, undecided if some point could not tell and
+        none showed it unequal, proven if every point showed it equal.
+        """
+        bad = [m for m in found if m is not None]
+        wrong = [m for m in bad if not m.undecided]
+        first = (wrong or bad or [None])[0]
+        return cls(name, label, not bad, shape, len(found), first and first.text, reference, kind,
+                   undecided=bool(bad) and not wrong)
+
 
 @dataclass
 class ProofReport:
@@ -135,17 +148,11 @@ def prove(
                 _compare(reference[eq.name], derived[eq.name], values)
             )
     for eq in derivation.backward:
-        found = [m for m in results[eq.name] if m is not None]
-        wrong = [m for m in found if not m.undecided]
-        first = (wrong or found or [None])[0]
         shape = tuple(int(d) for d in derived[eq.name].shape)
-        report.verdicts.append(
-            Verdict(
-                eq.name, eq.label, not found, shape, points, first and first.text,
-                reference_method(small, eq.name, eq.layer), reference_kind(small, eq.name, eq.layer),
-                undecided=bool(found) and not wrong,
-            )
-        )
+        report.verdicts.append(Verdict.of(
+            eq.name, eq.label, shape, results[eq.name],
+            reference_method(small, eq.name, eq.layer), reference_kind(small, eq.name, eq.layer),
+        ))
     return report
 
 

@@ -186,3 +186,16 @@ def test_the_api_takes_a_layer():
     assert r"\sigma" in layer._repr_latex_() and "Local gradients" in layer.markdown()
     with pytest.raises(ValueError, match="one layer"):
         layer.kernel()
+
+
+def test_a_layer_formula_the_identity_test_cannot_decide_is_undecided_not_wrong(monkeypatch):
+    from gradscribe.derive import activations
+
+    planted = replace(activations.get("tanh"), derivative=sp.Function("f")(activations.z))
+    monkeypatch.setitem(activations.ACTIVATIONS, "tanh", planted)
+    report = layer_proof.prove_layer(parse_layer("layer:tanh:2"))
+    (dx,) = report.verdicts
+    assert not report.ok and dx.undecided and "undecided, the identity test cannot tell" in dx.mismatch
+    assert "undecided" in report.report() and "WRONG" not in report.report()
+    data = report.to_json()
+    assert data["undecided"] == ["dx"] and data["formulas"]["dx"]["undecided"] is True
