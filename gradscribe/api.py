@@ -22,6 +22,9 @@ class Net:
 
     def __init__(self, net: str | spec.Network):
         self.spec = net if isinstance(net, spec.Network) else spec.load(net)
+        if not isinstance(self.spec, spec.Network):  # "layer:...": gradscribe.network() gives a LayerNet
+            raise ValueError(f"{self.spec.inline()} is one layer: use gradscribe.network(...), "
+                             "which returns a LayerNet for it")
         self.derivation = chain.derive(self.spec)
 
     def latex(self, lang: str = "en", example: bool = False) -> str:

@@ -199,3 +199,10 @@ def test_a_layer_formula_the_identity_test_cannot_decide_is_undecided_not_wrong(
     assert "undecided" in report.report() and "WRONG" not in report.report()
     data = report.to_json()
     assert data["undecided"] == ["dx"] and data["formulas"]["dx"]["undecided"] is True
+
+
+def test_a_net_is_not_built_from_one_layer():
+    from gradscribe.api import Net
+
+    with pytest.raises(ValueError, match="is one layer: use gradscribe.network"):
+        Net("layer:relu:3")
