@@ -212,7 +212,8 @@ def test_one_check_at_a_time():
     assert view.formula is None and "another check" in view.message
 
 
-def test_ctrl_c_stops_the_server_and_its_worker(tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_stops_the_server_and_its_worker(tmp_path, stop):
     s = Server(tmp_path)
     try:
         hang = "import time\ndef backward(params, X, T):\n    time.sleep(600)\n"
@@ -238,7 +239,7 @@ def test_ctrl_c_stops_the_server_and_its_worker(tmp_path):
                 break
         assert workers, "no worker started"
         assert list(tmp_path.glob("gradscribe-page-*/backward.py"))  # the pasted code
-        s.process.send_signal(signal.SIGINT)
+        s.process.send_signal(stop)
         assert s.process.wait(timeout=20) == 0
         for pid in workers:
             assert not _alive(pid), f"worker {pid} left running"

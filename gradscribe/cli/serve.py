@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 
@@ -9,8 +10,8 @@ from .errors import UsageError
 
 
 def run_serve(args) -> int:
-    """Serve the page on 127.0.0.1:PORT, print its URL (with the token), stop on Ctrl-C with
-    every checker's worker stopped too."""
+    """Serve the page on 127.0.0.1:PORT, print its URL (with the token), stop on Ctrl-C (or
+    SIGTERM) with every checker's worker stopped and its pasted code removed."""
     from ..page import remove_folders
     from ..server import PageServer, stop_workers
 
@@ -21,6 +22,7 @@ def run_serve(args) -> int:
     except OSError as exc:
         raise UsageError(f"--port {args.port}: cannot listen on 127.0.0.1 "
                          f"({exc.strerror or exc})") from None
+    signal.signal(signal.SIGTERM, _stop)  # `kill PID` stops it as cleanly as Ctrl-C
     threading.Thread(target=_warm, daemon=True).start()
     print(f"gradscribe serve: open {server.url}", flush=True)
     print("gradscribe serve: listening on 127.0.0.1 only; Ctrl-C stops it", file=sys.stderr,
@@ -35,6 +37,10 @@ def run_serve(args) -> int:
         remove_folders()
     print("gradscribe serve: stopped", file=sys.stderr, flush=True)
     return 0
+
+
+def _stop(signum, frame):
+    raise KeyboardInterrupt
 
 
 def _warm() -> None:
