@@ -23,7 +23,7 @@ from ..derive import losses
 from ..derive.chain import Derivation, derive
 from ..derive.evaluate import ExactBackend, NumpyBackend, evaluate, run
 from ..derive.proof import capped_network, draw_point, exactly_zero
-from ..derive.spec import Network, load
+from ..derive.spec import Network, load, require_plain
 from . import calling, conventions, precedence
 from . import formula as formula_lang
 from .diagnose import (
@@ -164,7 +164,9 @@ def _num(x) -> str:
 
 
 def _network(net) -> Network:
-    return load(net) if isinstance(net, str) else net
+    net = load(net) if isinstance(net, str) else net
+    require_plain(net, "check")
+    return net
 
 
 def parameter_count(net: Network) -> int:

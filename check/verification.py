@@ -102,6 +102,9 @@ def verify(net: Network, max_width: int = 3, batch: int = 2, points: int = 2, se
     report = proof.prove(net, max_width=max_width, batch=batch, points=points, seed=seed)
     if not report.built:
         return Verification(report, None, "not checked: the derivation could not be built")
+    if not net.plain:
+        return Verification(report, None, "not checked: codegen does not generate batch norm, "
+                            "dropout or a penalty on the weights yet")
     try:
         return Verification(report, fd.check_kernel(net, seed=seed))
     except fd.PointNotFound as exc:
@@ -176,8 +179,9 @@ def format_proof(report: proof.ProofReport) -> str:
         else ""
     )
     lines.append(
-        f"proven on sizes {shapes}, batch N = {report.batch}, {report.points} exact random "
-        f"point(s){note}"
+        f"proven on sizes {shapes}, batch N = "
+        f"{' and '.join(map(str, report.batches or (report.batch,)))}, {report.points} exact "
+        f"random point(s){' per batch size' if len(report.batches) > 1 else ''}{note}"
     )
     for v in report.verdicts:
         verdict = "ok  " if v.ok else "??  " if v.undecided else "FAIL"

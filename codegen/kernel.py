@@ -29,7 +29,7 @@ import sympy as sp
 from .. import __version__
 from ..derive import activations, losses
 from ..derive.chain import Derivation, derive
-from ..derive.spec import Network
+from ..derive.spec import Network, require_plain
 from .buffers import TempPool
 from .numpy_printer import KernelPrinter, kernel_printer
 from .render import render
@@ -125,6 +125,7 @@ class KernelView:
 def kernel_view(derivation: Derivation) -> KernelView:
     """Print `derivation` into the view the kernel template renders."""
     net = derivation.network
+    require_plain(net, "codegen")
     column = derivation.layout == "column"
     depth = derivation.depth
     temps = TempPool()

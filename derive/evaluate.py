@@ -12,7 +12,7 @@ import typing
 
 import numpy as np
 import sympy as sp
-from sympy import HadamardProduct, MatAdd, MatMul, MatrixSymbol, OneMatrix, Transpose
+from sympy import HadamardProduct, MatAdd, MatMul, MatrixSymbol, OneMatrix, Transpose, ZeroMatrix
 
 from . import activations
 from .chain import N
@@ -156,6 +156,9 @@ def evaluate(expr, env: dict, batch: int, backend) -> object:
         if isinstance(e, OneMatrix):
             rows, cols = (int(sp.sympify(d).xreplace({N: batch})) for d in e.shape)
             return backend.ones(rows, cols)
+        if isinstance(e, ZeroMatrix):  # a batch-norm layer's dB_l
+            rows, cols = (int(sp.sympify(d).xreplace({N: batch})) for d in e.shape)
+            return backend.scale(0, backend.ones(rows, cols))
         if isinstance(e, Transpose):
             return backend.transpose(go(e.arg))
         if isinstance(e, MatAdd):

@@ -5,6 +5,12 @@ entry from the activation and loss *definitions* (in elementary exp/log form), d
 with `sympy.diff`, and compared exactly with the derivation's formulas evaluated on the same
 point. Points are exact rationals, drawn away from the kinks of ReLU-like activations; an
 entry matches only if the difference simplifies to exactly 0. No floating point is involved.
+
+Batch norm is differentiated through its batch statistics (mu and sigma^2 are functions of
+every sample's G_l), with eps the layer's exact rational and 1 / sqrt(sigma^2 + eps) an
+indeterminate (`functions.inv_sqrt`); a network with batch norm is proven at two batch sizes.
+Dropout masks are exact 0/1 matrices drawn with the point; the weights' penalty is part of
+the loss that is differentiated.
 """
 
 from __future__ import annotations
@@ -19,14 +25,22 @@ import sympy as sp
 from . import activations
 from .chain import Derivation, N, ShapeMismatch, derive
 from .evaluate import ExactBackend, evaluate, over_units_exact, run
-from .functions import elementary, sigmoid, softplus
+from .functions import elementary, inv_sqrt, sigmoid, softplus
 from .losses import p as loss_p
 from .losses import t as loss_t
-from .spec import Network
+from .spec import Network, check_batch
 
 KINK_MARGIN = sp.Rational(1, 2)
 #: Layers (from the output) whose references differentiate the whole scalar loss.
 FULL_CHAIN_LAYERS = 3
+#: The same with batch norm, which couples every sample and unit of a layer: the layers
+#: below the output chain through the proven delta above (still through their own statistics).
+FULL_CHAIN_LAYERS_NORMALIZED = 1
+
+
+def full_chain_layers(network: Network) -> int:
+    """How many layers, from the output, differentiate the whole loss."""
+    return FULL_CHAIN_LAYERS_NORMALIZED if network.normalizes else FULL_CHAIN_LAYERS
 
 
 @dataclass
@@ -66,6 +80,7 @@ class ProofReport:
     points: int
     verdicts: list[Verdict] = field(default_factory=list)
     built: bool = True  # False: a formula's shapes disagree, so the derivation was not built
+    batches: tuple[int, ...] = ()  # every batch size proven at (batch norm: more than one)
 
     @property
     def ok(self) -> bool:
@@ -81,7 +96,7 @@ class ProofReport:
         return self.proven_on.sizes != self.network.sizes
 
     def to_json(self) -> dict:
-        return {
+        data = {
             "ok": self.ok,
             "undecided": [v.name for v in self.undecided],
             "built": self.built,
@@ -105,6 +120,9 @@ class ProofReport:
                 for v in self.verdicts
             },
         }
+        if len(self.batches) > 1:  # batch norm: proven at more than one batch size
+            data["proven_on"]["batches"] = list(self.batches)
+        return data
 
 
 def capped_network(network: Network, max_width: int) -> Network:
@@ -126,7 +144,10 @@ def prove(
         seed: seeds the point generator; the same seed gives the same points.
     """
     small = capped_network(network, max_width)
-    report = ProofReport(network, small, batch, points)
+    check_batch(network, batch, "verify")
+    # Batch norm couples the samples: its formulas are proven at two batch sizes.
+    batches = (batch, batch + 1) if network.normalizes else (batch,)
+    report = ProofReport(network, small, batch, points, batches=batches)
     try:
         derivation = derive(small)
     except ShapeMismatch as exc:  # a formula that cannot even be built is a failed one
@@ -138,17 +159,21 @@ def prove(
         return report
     rng = random.Random(seed)
     results: dict[str, list] = {}
-    for _ in range(points):
-        env = draw_point(derivation, batch, rng)
-        values = NamedValues()
-        derived = run(derivation, env, batch, values)
-        reference = _reference_gradients(derivation, env, derived, batch, values)
-        for eq in derivation.backward:
-            results.setdefault(eq.name, []).append(
-                _compare(reference[eq.name], derived[eq.name], values)
-            )
+    shapes = {}
+    for size in batches:
+        for _ in range(points):
+            env = draw_point(derivation, size, rng)
+            values = NamedValues()
+            derived = _run(derivation, env, size, values)
+            reference = _reference_gradients(derivation, env, derived, size, values)
+            for eq in derivation.backward:
+                shapes.setdefault(eq.name, tuple(int(d) for d in derived[eq.name].shape))
+                mismatch = _compare(reference[eq.name], derived[eq.name], values)
+                if mismatch is not None and len(batches) > 1:
+                    mismatch = replace(mismatch, text=f"N = {size}: {mismatch.text}")
+                results.setdefault(eq.name, []).append(mismatch)
     for eq in derivation.backward:
-        shape = tuple(int(d) for d in derived[eq.name].shape)
+        shape = shapes[eq.name]
         report.verdicts.append(Verdict.of(
             eq.name, eq.label, shape, results[eq.name],
             reference_method(small, eq.name, eq.layer), reference_kind(small, eq.name, eq.layer),
@@ -157,6 +182,14 @@ def prove(
 
 
 # ------------------------------------------------------------------------------ points
+
+
+def _run(derivation: Derivation, env: dict, batch: int, values: NamedValues) -> dict:
+    """Every equation evaluated exactly; only the backward pass's products get names."""
+    values.name_products = False
+    forward = run(replace(derivation, backward=()), env, batch, values)
+    values.name_products = True
+    return run(replace(derivation, forward=()), forward, batch, values)
 
 
 def _rational(rng: random.Random, low: int = -3, high: int = 3, den: int = 1) -> sp.Rational:
@@ -168,9 +201,11 @@ def _rational(rng: random.Random, low: int = -3, high: int = 3, den: int = 1) ->
 
 
 def draw_point(derivation: Derivation, batch: int, rng: random.Random) -> dict:
-    """Exact X, T and parameters with every kinked layer's G at least KINK_MARGIN from 0.
+    """Exact X, T, parameters and masks with every kinked activation's input (G_l, or Y_l
+    after batch norm) at least KINK_MARGIN from 0.
 
-    Biases of a kinked layer are shifted by whole numbers, unit by unit and bottom layer first,
+    Biases of a kinked layer (beta_l after batch norm) are shifted by whole numbers, unit by
+    unit and bottom layer first,
     until the layer clears its kink (so the cost does not grow with the number of kinked
     layers); a layer without biases to shift makes the whole point be redrawn.
     """
@@ -181,6 +216,9 @@ def draw_point(derivation: Derivation, batch: int, rng: random.Random) -> dict:
             rows, cols = _shape(derivation, name, batch)
             env[name] = sp.Matrix(rows, cols, lambda i, j: _rational(rng))
         env["T"] = _targets(derivation, batch, rng)
+        for name in net.mask_names():  # dropout masks: exact 0/1, a kept unit in every row
+            rows, cols = _shape(derivation, name, batch)
+            env[name] = sp.Matrix(rows, cols, lambda i, j: sp.Integer(rng.randint(0, 1)))
         if _shift_off_kinks(derivation, env, batch):
             return env
     raise RuntimeError("could not draw a point away from the activations' kinks")
@@ -191,16 +229,19 @@ def _shift_off_kinks(derivation: Derivation, env: dict, batch: int) -> bool:
     net = derivation.network
     column = net.layout == "column"
     values = NamedValues()
+    values.name_products = False
     known = dict(env)
     for eq in derivation.forward:
         value = evaluate(eq.rhs, known, batch, values)
-        if eq.role == "linear" and net.layers[eq.layer - 1].act.kink:
+        normalized = net.batch_norm(eq.layer)
+        kink_input = "batchnorm" if normalized else "linear"
+        if eq.role == kink_input and net.layers[eq.layer - 1].act.kink:
             units = value if column else value.T
             shifts = [
                 _integer_shift([values.numeric(v) for v in units.row(i)]) for i in range(units.rows)
             ]
             if any(shifts):
-                bias = f"B{eq.layer}"
+                bias = f"beta{eq.layer}" if normalized else f"B{eq.layer}"
                 if bias not in {m.name for m in eq.rhs.atoms(sp.MatrixSymbol)}:
                     return False
                 step = sp.Matrix(shifts) if column else sp.Matrix([shifts])
@@ -243,50 +284,68 @@ def _shape(derivation: Derivation, name: str, batch: int) -> tuple[int, int]:
 def _reference_gradients(
     derivation: Derivation, env: dict, derived: dict, batch: int, values: NamedValues
 ) -> dict:
-    """dL/dG_l, dL/dW_l, dL/dB_l by `sympy.diff`, at the point `env`.
+    """dL/dG_l, dL/dW_l, dL/dB_l (and with batch norm dL/dY_l, dL/dGH_l, dL/dgamma_l,
+    dL/dbeta_l) by `sympy.diff`, at the point `env`.
 
     For the last FULL_CHAIN_LAYERS layers the whole scalar loss is differentiated. Further
     down, a full expression of the loss grows like width**depth, so layer l differentiates
-    sum(dL/dG_{l+1} * G_{l+1}(G_l)) instead, with dL/dG_{l+1} the reference already obtained
+    sum(dL/dG_{l+1} * G_{l+1}(R_l)) instead, with dL/dG_{l+1} the reference already obtained
     one layer up, and dW_l, dB_l differentiate sum(dL/dG_l * G_l(W_l, B_l)) with the dL/dG_l
     just obtained: the chain rule, applied one definition at a time, at constant cost per
     layer. Every reference is `sympy.diff` of the definitions; none uses a derived formula.
+    Batch norm is part of the definition of R_l(G_l): mu and sigma^2 over the batch, so
+    dL/dG_l differentiates through them. The penalty c ||W_l||^2 is part of the loss.
     """
     net = derivation.network
+    penalty = derivation.loss.penalty
     out = {}
-    for l in range(net.depth, 0, -1):
-        full = net.depth - l < FULL_CHAIN_LAYERS
 
-        def loss_of(g, l=l, full=full):
-            """The loss (or its one-layer stand-in) as a function of G_l = g."""
+    def grad(loss, sym, value, name=False, also=None):
+        at = dict(zip(sym, value)) | (also or {})
+        wrap = values.opaque if name else (lambda e: e)
+        return sym.applyfunc(lambda s, loss=loss, at=at: wrap(sp.diff(loss, s).xreplace(at)))
+
+    for l in range(net.depth, 0, -1):
+        full = net.depth - l < full_chain_layers(net)
+
+        def upper(r, l=l, full=full):
+            """The loss (or its one-layer stand-in) as a function of R_l = r."""
             if full:
-                return _loss_from(derivation, l, g, env, batch, derived, values)
-            r = _activate(derivation, l, g, derived, values)
+                return _loss_above(derivation, l, r, env, batch, derived, values)
             g_next = _linear(derivation, env[f"W{l + 1}"], env.get(f"B{l + 1}"), r, batch)
             return sum(d * h for d, h in zip(out[f"D{l + 1}"], g_next))
 
-        # dL/dG_l: a symbolic G_l, the rest exact.
+        def post(g, l=l, **given):
+            return _post_linear(derivation, l, g, env, batch, derived, values, **given)
+
+        # dL/dY_l and dL/dGH_l of a batch-norm layer, then dL/dG_l: symbols there, the rest exact.
+        if net.batch_norm(l):
+            y_sym = _symbol_matrix(f"y{l}", derived[f"Y{l}"].shape)
+            out[f"DY{l}"] = grad(upper(post(None, y=y_sym)), y_sym, derived[f"Y{l}"], name=True)
+            gh_sym = _symbol_matrix(f"gh{l}", derived[f"GH{l}"].shape)
+            out[f"DGH{l}"] = grad(upper(post(None, gh=gh_sym)), gh_sym, derived[f"GH{l}"], name=True)
+            for stem in ("gamma", "beta"):
+                p_sym = _symbol_matrix(f"{stem}{l}", env[f"{stem}{l}"].shape)
+                loss = upper(post(derived[f"G{l}"], **{stem: p_sym}))
+                out[f"d{stem}{l}"] = grad(loss, p_sym, env[f"{stem}{l}"])
         g_sym = _symbol_matrix(f"g{l}", derived[f"G{l}"].shape)
-        loss = loss_of(g_sym)
-        at = dict(zip(g_sym, derived[f"G{l}"]))
-        out[f"D{l}"] = g_sym.applyfunc(
-            lambda s, loss=loss, at=at: values.opaque(sp.diff(loss, s).xreplace(at))
-        )
+        out[f"D{l}"] = grad(upper(post(g_sym)), g_sym, derived[f"G{l}"], name=True)
         # dL/dW_l and dL/dB_l: W_l and B_l symbolic (a layer without bias has no B_l).
         w_sym = _symbol_matrix(f"w{l}", env[f"W{l}"].shape)
-        at = dict(zip(w_sym, env[f"W{l}"]))
-        b_sym = None
-        if net.has_bias(l):
-            b_sym = _symbol_matrix(f"b{l}", env[f"B{l}"].shape)
-            at |= dict(zip(b_sym, env[f"B{l}"]))
+        b_sym = _symbol_matrix(f"b{l}", env[f"B{l}"].shape) if net.has_bias(l) else None
         linear = _linear(derivation, w_sym, b_sym, derived[f"R{l - 1}"] if l > 1 else env["X"], batch)
-        if full:
-            loss = loss_of(linear)
+        if full and not net.batch_norm(l):
+            loss = upper(post(linear))
         else:  # chained through G_l's definition: linear in W_l and B_l
             loss = sum(d * h for d, h in zip(out[f"D{l}"], linear))
-        out[f"dW{l}"] = w_sym.applyfunc(lambda s, loss=loss, at=at: sp.diff(loss, s).xreplace(at))
+        if penalty is not None:  # the loss's c sum_k ||W_k||^2, W_l's part (the rest is constant)
+            loss += penalty * sum(w**2 for w in w_sym)
+        at = dict(zip(w_sym, env[f"W{l}"]))
         if b_sym is not None:
-            out[f"dB{l}"] = b_sym.applyfunc(lambda s, loss=loss, at=at: sp.diff(loss, s).xreplace(at))
+            at |= dict(zip(b_sym, env[f"B{l}"]))
+        out[f"dW{l}"] = grad(loss, w_sym, env[f"W{l}"], also=at)
+        if b_sym is not None:
+            out[f"dB{l}"] = grad(loss, b_sym, env[f"B{l}"], also=at)
     return out
 
 
@@ -300,7 +359,9 @@ REFERENCE_KINDS = {
 
 def reference_kind(network: Network, name: str, layer: int) -> str:
     """Which kind of reference formula `name` of layer `layer` is proven against."""
-    if network.depth - layer < FULL_CHAIN_LAYERS:
+    if network.depth - layer < full_chain_layers(network) and not (
+        network.batch_norm(layer) and name.startswith(("dW", "dB"))
+    ):
         return "loss"
     return "chained_delta" if name.startswith("D") else "chained_linear"
 
@@ -326,7 +387,7 @@ def _activate(derivation: Derivation, l: int, g, derived: dict, values: NamedVal
     value = elementary(act.value_at(activations.z, net.alpha_of(l)))
     if not act.kink:
         return g.applyfunc(lambda x: value.xreplace({activations.z: x}))
-    at = derived[f"G{l}"]
+    at = derived[f"Y{l}" if net.batch_norm(l) else f"G{l}"]
     pieces = {}
 
     def piece(i, j):
@@ -369,13 +430,57 @@ def _linear(derivation, W, B, prev, batch):
     return prev * W if B is None else prev * W + sp.ones(batch, 1) * B
 
 
-def _loss_from(derivation: Derivation, first: int, g, env: dict, batch: int, derived, values):
-    """The scalar loss, with layer `first`'s pre-activation given as `g`."""
+def _post_linear(derivation: Derivation, l: int, g, env: dict, batch: int, derived, values,
+                 gamma=None, beta=None, gh=None, y=None):
+    """R_l from G_l = g, by the definitions: batch norm (if layer l has it), the activation,
+    dropout. `gamma`, `beta` replace the point's; `gh` (GH_l) or `y` (Y_l) start part-way."""
     net = derivation.network
-    r = _activate(derivation, first, g, derived, values)
+    if net.batch_norm(l) and y is None:
+        if gh is None:
+            gh = _normalized(g, net.layers[l - 1].eps, derivation.layout == "column", batch)
+        gamma = env[f"gamma{l}"] if gamma is None else gamma
+        beta = env[f"beta{l}"] if beta is None else beta
+        y = _spread_mul(gh, gamma, derivation.layout) + _spread(beta, derivation.layout, batch)
+    r = _activate(derivation, l, g if y is None else y, derived, values)
+    p = net.dropout(l)
+    if p is not None:  # inverted dropout with the point's exact 0/1 mask
+        r = r.multiply_elementwise(env[f"M{l}"]) / (1 - p)
+    return r
+
+
+def _normalized(g, eps, column: bool, batch: int):
+    """(g - mu) / sqrt(sigma^2 + eps) per unit, mu and sigma^2 the batch's mean and biased
+    variance (each unit a row of g in the column layout, a column in the row layout)."""
+    units = g if column else g.T
+    rows = []
+    for i in range(units.rows):
+        row = list(units.row(i))
+        mu = sum(row) / batch
+        var = sum((x - mu) ** 2 for x in row) / batch
+        s = inv_sqrt(var + eps)
+        rows.append([(x - mu) * s for x in row])
+    gh = sp.Matrix(rows)
+    return gh if column else gh.T
+
+
+def _spread(v, layout: str, batch: int):
+    """A per-unit vector repeated over the batch."""
+    return v * sp.ones(1, batch) if layout == "column" else sp.ones(batch, 1) * v
+
+
+def _spread_mul(a, v, layout: str):
+    """a with each unit scaled by its entry of v."""
+    if layout == "column":
+        return sp.Matrix(a.rows, a.cols, lambda i, j: v[i, 0] * a[i, j])
+    return sp.Matrix(a.rows, a.cols, lambda i, j: v[0, j] * a[i, j])
+
+
+def _loss_above(derivation: Derivation, first: int, r, env: dict, batch: int, derived, values):
+    """The scalar loss (without the penalty, constant here) with R_first given as `r`."""
+    net = derivation.network
     for l in range(first + 1, net.depth + 1):
         g_l = _linear(derivation, env[f"W{l}"], env.get(f"B{l}"), r, batch)
-        r = _activate(derivation, l, g_l, derived, values)
+        r = _post_linear(derivation, l, g_l, env, batch, derived, values)
     term = net.loss_def.term
     total = sum(term.xreplace({loss_p: pv, loss_t: tv}) for pv, tv in zip(r, env["T"]))
     return derivation.loss.scale.xreplace({N: batch}) * total
@@ -421,9 +526,18 @@ class NamedValues(ExactBackend):
 
         return a.applyfunc(entry)
 
+    #: Whether Hadamard products get opaque names (the backward pass's deltas only: a forward
+    #: product, batch norm's, may go under exp, where the identity test needs its terms).
+    name_products = True
+
     def hadamard(self, a, b):
         # delta_l: named, so delta_{l-1} refers to it instead of repeating it (backward only).
-        return super().hadamard(a, b).applyfunc(self.opaque)
+        product = super().hadamard(a, b)
+        return product.applyfunc(self.opaque) if self.name_products else product
+
+    def inverse_sqrt(self, a, eps):
+        # An indeterminate per unit, as the reference's inv_sqrt (see functions.inv_sqrt).
+        return a.applyfunc(lambda v: inv_sqrt(v + eps))
 
     def _named(self, value):
         return self._name_atoms(self.resolve_kinks(value))
@@ -456,7 +570,11 @@ class NamedValues(ExactBackend):
         return symbol
 
     def numeric(self, expr) -> sp.Float:
-        """A 50-digit value of `expr`, its names replaced by their shadows."""
+        """A 50-digit value of `expr`, its names replaced by their shadows (an opaque name's
+        shadow computed when first needed)."""
+        for symbol in expr.free_symbols:
+            if symbol not in self._shadow and symbol in self.definitions:
+                self._shadow[symbol] = self.numeric(self.definitions[symbol])
         return sp.N(expr.xreplace(self._shadow), 50)
 
     def log_argument(self, expr):

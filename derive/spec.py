@@ -28,11 +28,18 @@ from .limits import MAX_LAYERS, MAX_NESTING, MAX_SPEC_BYTES, MAX_UNITS
 
 LAYOUTS = ("column", "row")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_TOP_KEYS = {"name", "layout", "inputs", "loss", "reduction", "layer", "example"}
+_TOP_KEYS = {
+    "name", "layout", "inputs", "loss", "reduction", "layer", "example", "weight_decay", "l2",
+}
 #: A worked example prints every matrix: at most this many units per layer and samples.
 MAX_EXAMPLE_WIDTH = 8
-_LAYER_KEYS = {"units", "activation", "alpha", "bias"}
+_LAYER_KEYS = {"units", "activation", "alpha", "bias", "batch_norm", "eps", "momentum", "dropout"}
 REDUCTIONS = ("mean", "sum")
+#: Batch norm's defaults (PyTorch's eps; momentum m in running = m running + (1 - m) batch).
+DEFAULT_EPS = sp.Rational(1, 10**5)
+DEFAULT_MOMENTUM = sp.Rational(9, 10)
+#: The penalties on the weights: spec key -> (inline suffix, c in L += c * sum ||W_l||^2 per lambda).
+PENALTIES = {"weight_decay": ("wd", sp.Rational(1, 2)), "l2": ("l2", sp.Integer(1))}
 
 
 @dataclass(frozen=True)
@@ -44,10 +51,23 @@ class Layer:
     activation: str
     alpha: sp.Rational | None = None
     bias: bool = True
+    batch_norm: bool = False
+    eps: sp.Rational = DEFAULT_EPS
+    momentum: sp.Rational = DEFAULT_MOMENTUM
+    dropout: sp.Rational | None = None  # p, the probability of dropping a unit
 
     @property
     def act(self) -> activations.Activation:
         return activations.get(self.activation)
+
+    def inline_entry(self) -> str:
+        """The layer's entry in the inline form: `bn@1e-07+relu+dropout@0.5`."""
+        text = self.activation + (f"@{format_number(self.alpha)}" if self.alpha is not None else "")
+        if self.batch_norm:
+            text = ("bn" if self.eps == DEFAULT_EPS else f"bn@{format_number(self.eps)}") + "+" + text
+        if self.dropout is not None:
+            text += f"+dropout@{format_number(self.dropout)}"
+        return text
 
 
 @dataclass(frozen=True)
@@ -83,6 +103,46 @@ class Network:
     loss: str
     source: str = field(default="<spec>", compare=False)
     example: Example | None = field(default=None, compare=False)
+    #: "weight_decay" (L += lambda/2 sum ||W_l||^2) or "l2" (L += lambda sum ||W_l||^2), or None
+    penalty: str | None = None
+    penalty_lambda: sp.Rational | None = None
+
+    @property
+    def penalty_coefficient(self) -> sp.Rational | None:
+        """c in L = L_data + c * sum_l ||W_l||^2 (lambda/2 for weight decay, lambda for l2)."""
+        if self.penalty is None:
+            return None
+        return PENALTIES[self.penalty][1] * self.penalty_lambda
+
+    @property
+    def loss_inline(self) -> str:
+        """The loss as the inline form writes it: `cross_entropy+wd@0.0001`."""
+        if self.penalty is None:
+            return self.loss
+        return f"{self.loss}+{PENALTIES[self.penalty][0]}@{format_number(self.penalty_lambda)}"
+
+    def batch_norm(self, index: int) -> bool:
+        """Whether layer `index` (1-based) normalizes its batch."""
+        return self.layers[index - 1].batch_norm
+
+    def dropout(self, index: int) -> sp.Rational | None:
+        """Layer `index`'s dropout probability p, or None."""
+        return self.layers[index - 1].dropout
+
+    @property
+    def normalizes(self) -> bool:
+        """Whether any layer uses batch norm."""
+        return any(layer.batch_norm for layer in self.layers)
+
+    @property
+    def drops(self) -> bool:
+        """Whether any layer uses dropout."""
+        return any(layer.dropout is not None for layer in self.layers)
+
+    @property
+    def plain(self) -> bool:
+        """No batch norm, no dropout, no penalty: the chain of contract section 1 alone."""
+        return self.penalty is None and not self.normalizes and not self.drops
 
     @property
     def depth(self) -> int:
@@ -106,13 +166,20 @@ class Network:
         return self.layers[index - 1].bias
 
     def param_names(self) -> list[str]:
-        """The parameter names in order: W1, B1, W2, ... (no B_l for a layer without bias)."""
-        return [
-            name
-            for l in range(1, self.depth + 1)
-            for name in (f"W{l}", f"B{l}")
-            if name[0] == "W" or self.has_bias(l)
-        ]
+        """The parameter names in order: W1, B1, gamma1, beta1, W2, ... (no B_l for a layer
+        without bias, gamma_l and beta_l only for a batch-norm layer)."""
+        names = []
+        for l in range(1, self.depth + 1):
+            names.append(f"W{l}")
+            if self.has_bias(l):
+                names.append(f"B{l}")
+            if self.batch_norm(l):
+                names += [f"gamma{l}", f"beta{l}"]
+        return names
+
+    def mask_names(self) -> list[str]:
+        """The dropout masks M_l, inputs of the derivation like X and T."""
+        return [f"M{l}" for l in range(1, self.depth + 1) if self.dropout(l) is not None]
 
     def inline(self) -> str:
         """The network in the inline form of the command line.
@@ -120,11 +187,8 @@ class Network:
         Layers without bias have no inline spelling; they are named after it in parentheses,
         e.g. `2-3-1:relu,identity:sse:column (no bias in layer 1)`.
         """
-        acts = ",".join(
-            layer.activation + (f"@{format_number(layer.alpha)}" if layer.alpha is not None else "")
-            for layer in self.layers
-        )
-        text = f"{'-'.join(map(str, self.sizes))}:{acts}:{self.loss}:{self.layout}"
+        acts = ",".join(layer.inline_entry() for layer in self.layers)
+        text = f"{'-'.join(map(str, self.sizes))}:{acts}:{self.loss_inline}:{self.layout}"
         no_bias = [str(l) for l, layer in enumerate(self.layers, start=1) if not layer.bias]
         if no_bias:
             text += f" (no bias in layer{'s' if len(no_bias) > 1 else ''} {', '.join(no_bias)})"
@@ -140,12 +204,22 @@ class Network:
         ]
         if self.loss_def.reduction == "sum":
             lines.append('reduction = "sum"')
+        if self.penalty is not None:
+            lines.append(f"{self.penalty} = {format_number(self.penalty_lambda)}")
         for layer in self.layers:
             lines += ["", "[[layer]]", f"units = {layer.units}", f'activation = "{layer.activation}"']
             if layer.alpha is not None:
                 lines.append(f"alpha = {format_number(layer.alpha)}")
             if not layer.bias:
                 lines.append("bias = false")
+            if layer.batch_norm:
+                lines.append("batch_norm = true")
+                if layer.eps != DEFAULT_EPS:
+                    lines.append(f"eps = {format_number(layer.eps)}")
+                if layer.momentum != DEFAULT_MOMENTUM:
+                    lines.append(f"momentum = {format_number(layer.momentum)}")
+            if layer.dropout is not None:
+                lines.append(f"dropout = {format_number(layer.dropout)}")
         return "\n".join(lines) + "\n"
 
     def digest(self) -> str:
@@ -276,6 +350,7 @@ def from_dict(data: dict, source: str = "<spec>") -> Network:
         raise SpecError(f"{source}: layout: must be \"column\" or \"row\", got {_show(layout)}")
     inputs = _units(data["inputs"], f"{source}: inputs")
     loss = _loss(data["loss"], data.get("reduction"), source)
+    penalty, penalty_lambda = _penalty(data, source)
     raw_layers = data["layer"]
     if not isinstance(raw_layers, list) or not raw_layers or not all(
         isinstance(entry, dict) for entry in raw_layers
@@ -304,8 +379,21 @@ def from_dict(data: dict, source: str = "<spec>") -> Network:
         bias = entry.get("bias", True)
         if not isinstance(bias, bool):
             raise SpecError(f"{where}.bias: must be true or false, got {_show(bias)}")
-        layers.append(Layer(units, act, alpha, bias))
-    net = _checked(Network(name, layout, inputs, tuple(layers), loss, source))
+        batch_norm = entry.get("batch_norm", False)
+        if not isinstance(batch_norm, bool):
+            raise SpecError(f"{where}.batch_norm: must be true or false, got {_show(batch_norm)}")
+        for key in ("eps", "momentum"):
+            if key in entry and not batch_norm:
+                raise SpecError(f"{where}.{key}: only a layer with batch_norm = true takes {key}")
+        eps = _eps(entry["eps"], f"{where}.eps") if "eps" in entry else DEFAULT_EPS
+        momentum = (
+            _momentum(entry["momentum"], f"{where}.momentum") if "momentum" in entry
+            else DEFAULT_MOMENTUM
+        )
+        dropout = _dropout(entry["dropout"], f"{where}.dropout") if "dropout" in entry else None
+        layers.append(Layer(units, act, alpha, bias, batch_norm, eps, momentum, dropout))
+    net = _checked(Network(name, layout, inputs, tuple(layers), loss, source,
+                           penalty=penalty, penalty_lambda=penalty_lambda))
     if "example" in data:
         net = replace(net, example=_example(data["example"], net))
     return net
@@ -320,10 +408,11 @@ def parse_inline(text: str) -> Network:
             f"{source}: not a spec file (no such file) nor SIZES:ACTIVATIONS:LOSS[:LAYOUT], "
             "e.g. 1-8-4-1:relu,relu,identity:mse"
         )
-    sizes_text, acts_text, loss = parts[:3]
+    sizes_text, acts_text, loss_text = parts[:3]
     layout = parts[3] if len(parts) == 4 else "column"
     if layout not in LAYOUTS:
         raise SpecError(f"{source}: layout: must be column or row, got {show_text(layout)}")
+    loss, penalty, penalty_lambda = _inline_loss(loss_text, source)
     if loss not in losses.LOSSES:
         raise SpecError(
             f"{source}: loss: unknown loss {show_text(loss)} (known: {', '.join(losses.LOSSES)})"
@@ -355,19 +444,75 @@ def parse_inline(text: str) -> Network:
         )
     layers = []
     for index, (units, item) in enumerate(zip(sizes[1:], acts), start=1):
-        act_name, _, alpha_text = item.strip().partition("@")
-        act = _activation(act_name, f"{source}: layer {index} activation")
-        alpha = None
-        if alpha_text:
-            try:
-                value = float(alpha_text)
-            except ValueError:
-                raise SpecError(
-                    f"{source}: layer {index} alpha: {show_text(alpha_text)} is not a number"
-                ) from None
-            alpha = _alpha(value, act, f"{source}: layer {index} alpha")
-        layers.append(Layer(units, act, alpha))
-    return _checked(Network("net", layout, sizes[0], tuple(layers), loss, source))
+        layers.append(_inline_layer(units, item.strip(), index, source))
+    return _checked(Network("net", layout, sizes[0], tuple(layers), loss, source,
+                            penalty=penalty, penalty_lambda=penalty_lambda))
+
+
+def _inline_number(text: str, where: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise SpecError(f"{where}: {show_text(text)} is not a number") from None
+
+
+def _inline_layer(units: int, item: str, index: int, source: str) -> Layer:
+    """One layer's entry: `[bn[@EPS]+]ACT[@ALPHA][+dropout@P]`."""
+    parts = item.split("+")
+    batch_norm, eps, dropout = False, DEFAULT_EPS, None
+    head, _, eps_text = parts[0].partition("@")
+    if head == "bn" and len(parts) > 1:
+        batch_norm = True
+        if eps_text:
+            where = f"{source}: layer {index} bn eps"
+            eps = _eps(_inline_number(eps_text, where), where)
+        parts = parts[1:]
+    if len(parts) > 1:
+        tail, _, p_text = parts[-1].partition("@")
+        if tail == "dropout":
+            where = f"{source}: layer {index} dropout"
+            if not p_text:
+                raise SpecError(f"{where}: needs its probability, as dropout@0.5")
+            dropout = _dropout(_inline_number(p_text, where), where)
+            parts = parts[:-1]
+    if len(parts) != 1:
+        raise SpecError(
+            f"{source}: layer {index} activation: {show_text(item)} is not "
+            "[bn[@EPS]+]ACTIVATION[@ALPHA][+dropout@P], e.g. bn+relu+dropout@0.5"
+        )
+    act_name, _, alpha_text = parts[0].partition("@")
+    act = _activation(act_name, f"{source}: layer {index} activation")
+    alpha = None
+    if alpha_text:
+        where = f"{source}: layer {index} alpha"
+        alpha = _alpha(_inline_number(alpha_text, where), act, where)
+    return Layer(units, act, alpha, True, batch_norm, eps, DEFAULT_MOMENTUM, dropout)
+
+
+def _inline_loss(text: str, source: str) -> tuple[str, str | None, sp.Rational | None]:
+    """`LOSS[+wd@LAMBDA|+l2@LAMBDA]` -> (loss, penalty key, lambda)."""
+    loss, *extras = text.split("+")
+    suffixes = {suffix: key for key, (suffix, _) in PENALTIES.items()}
+    found = []
+    for extra in extras:
+        suffix, _, value = extra.partition("@")
+        if suffix not in suffixes:
+            raise SpecError(
+                f"{source}: loss: {show_text(extra)} is not a penalty (+wd@LAMBDA for weight "
+                "decay, +l2@LAMBDA for an L2 penalty)"
+            )
+        where = f"{source}: loss {suffix}"
+        if not value:
+            raise SpecError(f"{where}: needs its lambda, as +{suffix}@1e-4")
+        found.append((suffixes[suffix], _lambda(_inline_number(value, where), where)))
+    if len(found) > 1:
+        raise SpecError(
+            f"{source}: loss: a network takes one penalty on the weights, got "
+            f"{' and '.join('+' + PENALTIES[key][0] for key, _ in found)}"
+        )
+    if not found:
+        return loss, None, None
+    return loss, found[0][0], found[0][1]
 
 
 # ------------------------------------------------------------------------------- checks
@@ -394,7 +539,38 @@ def _checked(net: Network) -> Network:
             f"{net.source}: layer[{last}].activation: softmax is supported only with "
             f"loss = \"cross_entropy\" (got {loss.name})"
         )
+    if net.layers[-1].dropout is not None:
+        raise SpecError(
+            f"{net.source}: layer[{last}].dropout: dropout is for hidden layers, not the "
+            f"output layer (layer {last})"
+        )
     return net
+
+
+def require_plain(net: Network, what: str) -> None:
+    """Refuse, in one line, a network whose section-7 features `what` does not handle yet."""
+    if getattr(net, "plain", True):
+        return
+    features = [
+        name for name, used in (
+            ("batch norm", net.normalizes), ("dropout", net.drops),
+            ("a penalty on the weights", net.penalty is not None),
+        ) if used
+    ]
+    raise SpecError(
+        f"{net.source}: {what} does not handle {' or '.join(features)} yet "
+        "(derive and verify do)"
+    )
+
+
+def check_batch(net: Network, batch: int, where: str) -> None:
+    """Batch norm over a batch of one sample has sigma^2 = 0 and normalizes nothing: refused."""
+    if batch < 2 and getattr(net, "normalizes", False):
+        layers = [str(l) for l in range(1, net.depth + 1) if net.batch_norm(l)]
+        raise SpecError(
+            f"{where}: batch norm (layer{'s' if len(layers) > 1 else ''} {', '.join(layers)}) "
+            f"needs a batch of at least 2 samples, got {batch} (the variance of one sample is 0)"
+        )
 
 
 # ------------------------------------------------------------------------------- [example]
@@ -412,6 +588,12 @@ def example_shapes(net: Network, batch: int) -> dict[str, tuple[int, ...]]:
         shapes[f"W{l}"] = (sizes[l], sizes[l - 1]) if column else (sizes[l - 1], sizes[l])
         if has_bias(net, l):
             shapes[f"B{l}"] = (sizes[l], 1) if column else (sizes[l],)
+        if getattr(net.layers[l - 1], "batch_norm", False):
+            for stem in ("gamma", "beta"):
+                shapes[f"{stem}{l}"] = (sizes[l], 1) if column else (sizes[l],)
+    for l in range(1, net.depth + 1):
+        if getattr(net.layers[l - 1], "dropout", None) is not None:
+            shapes[f"M{l}"] = (sizes[l], batch) if column else (batch, sizes[l])
     return shapes
 
 
@@ -445,24 +627,38 @@ def _example(raw, net: Network) -> Example:
             raise SpecError(f"{where}.{key}: missing (the example needs X and T)")
     batch = _batch(raw["X"], net, f"{where}.X")
     check_example_size(net, batch, where)
+    check_batch(net, batch, f"{where}.X")
     shapes = example_shapes(net, batch)
     unknown = sorted(set(raw) - set(shapes))
     if unknown:
+        key = unknown[0]
+        stem = key.rstrip("0123456789")
+        if stem in ("gamma", "beta") and key[len(stem):].isdigit():
+            raise SpecError(
+                f"{where}.{key}: layer {key[len(stem):]} has no batch norm (batch_norm = true "
+                f"gives it gamma and beta)"
+            )
+        if stem == "M" and key[1:].isdigit():
+            raise SpecError(f"{where}.{key}: layer {key[1:]} has no dropout (no mask to give)")
         raise SpecError(
             f"{where}.{unknown[0]}: unknown key (expected {', '.join(shapes)})"
         )
-    params = [key for key in shapes if key not in ("X", "T")]
+    # gamma_l, beta_l may be left out (their initial values 1 and 0), masks too (then seeded).
+    params = [key for key in shapes if key[0] in "WB"]
     given = [key for key in params if key in raw]
     if given and len(given) != len(params):
         missing = next(key for key in params if key not in raw)
         raise SpecError(
             f"{where}.{missing}: missing (give every W_l and B_l, or none for seeded values)"
         )
+    optional = [key for key in shapes if key[0] in "gbM" and key in raw]
     values = []
-    for key in ("X", "T", *given):
+    for key in ("X", "T", *given, *optional):
         matrix = _matrix(raw[key], shapes[key], net.layout, f"{where}.{key}")
         if len(shapes[key]) == 1:  # a row-layout bias: the chain's 1 x n_l row
             matrix = matrix.reshape(1, shapes[key][0])
+        if key[0] == "M" and any(v not in (0, 1) for v in matrix):
+            raise SpecError(f"{where}.{key}: a dropout mask holds only 0 and 1")
         values.append((key, sp.ImmutableMatrix(matrix)))
     return Example(tuple(values))
 
@@ -544,6 +740,54 @@ def _loss(value, reduction, source: str) -> str:
 
 def _base_losses() -> list[str]:
     return [name for name in losses.LOSSES if "@" not in name]
+
+
+def _penalty(data: dict, source: str) -> tuple[str | None, sp.Rational | None]:
+    """The top level's `weight_decay` or `l2` (at most one) as (key, lambda)."""
+    given = [key for key in PENALTIES if key in data]
+    if len(given) > 1:
+        raise SpecError(
+            f"{source}: l2: a spec takes one penalty on the weights, weight_decay or l2, not both"
+        )
+    if not given:
+        return None, None
+    key = given[0]
+    value = data[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpecError(f"{source}: {key}: must be a number, got {_show(value)}")
+    return key, _lambda(value, f"{source}: {key}")
+
+
+def _lambda(value: float, where: str) -> sp.Rational:
+    if not math.isfinite(value) or value < 0 or value > 1000:
+        raise SpecError(f"{where}: must be a number from 0 to 1000, got {value}")
+    return sp.Rational(repr(float(value)))
+
+
+def _eps(value, where: str) -> sp.Rational:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpecError(f"{where}: must be a number, got {_show(value)}")
+    if not math.isfinite(value) or value <= 0 or value > 1000:
+        raise SpecError(f"{where}: must be a positive number up to 1000, got {value}")
+    return sp.Rational(repr(float(value)))
+
+
+def _momentum(value, where: str) -> sp.Rational:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpecError(f"{where}: must be a number, got {_show(value)}")
+    if not math.isfinite(value) or not 0 <= value <= 1:
+        raise SpecError(f"{where}: must be a number from 0 to 1, got {value}")
+    return sp.Rational(repr(float(value)))
+
+
+def _dropout(value, where: str) -> sp.Rational:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpecError(f"{where}: must be a number, got {_show(value)}")
+    if not math.isfinite(value) or not 0 <= value < 1:
+        raise SpecError(
+            f"{where}: the probability of dropping a unit must be in [0, 1), got {value}"
+        )
+    return sp.Rational(repr(float(value)))
 
 
 def _name(value, source: str) -> str:
