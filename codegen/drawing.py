@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from ..derive.spec import Network
 from .latex_printer import activation_latex
+from ..derive.spec import format_number
 from .messages import loss_title
 
 #: Units drawn one node each; wider layers are drawn as one labelled box.
@@ -105,13 +106,20 @@ def drawing_view(network: Network, messages: dict[str, str]) -> DrawingView:
             md_caption = [messages["draw.input"], "X"]
         else:
             layer = network.layers[index - 1]
-            tex_caption = [
-                f"${activation_latex(layer.activation)}$",
-                f"$G_{{{index}}} \\to R_{{{index}}}$",
-            ]
+            # A batch-norm layer shows its Y between G and R; dropout is named after the activation.
+            bn = getattr(layer, "batch_norm", False)
+            dropout = getattr(layer, "dropout", None)
+            tex_steps = [f"G_{{{index}}}"] + ([f"Y_{{{index}}}"] if bn else []) + [f"R_{{{index}}}"]
+            md_steps = [f"G{index}"] + ([f"Y{index}"] if bn else []) + [f"R{index}"]
+            tex_kind = ("BN, " if bn else "") + f"${activation_latex(layer.activation)}$"
+            md_kind = ("BN + " if bn else "") + layer.activation
+            if dropout is not None:
+                tex_kind += f", {messages['draw.dropout']} ${format_number(dropout)}$"
+                md_kind += f" + {messages['draw.dropout']} {format_number(dropout)}"
+            tex_caption = [tex_kind, "$" + r" \to ".join(tex_steps) + "$"]
             md_caption = [
-                f"{messages['draw.layer']} {index}: {layer.activation}",
-                f"G{index} → R{index}",
+                f"{messages['draw.layer']} {index}: {md_kind}",
+                " → ".join(md_steps),
             ]
         boxed = units > MAX_NODES
         if boxed:

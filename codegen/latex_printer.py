@@ -14,9 +14,14 @@ from sympy import HadamardProduct, MatAdd, MatMul, MatrixSymbol, OneMatrix, Tran
 from sympy.printing.latex import LatexPrinter
 
 from ..derive import activations
-from ..derive.nodes import Activated, ActivationPrime
+from ..derive.nodes import Activated, ActivationPrime, InverseSqrt
 
-_NAME = re.compile(r"(d?)([A-Z])(\d+)\Z")
+_NAME = re.compile(r"(d?)(gamma|beta|MU|VAR|GH|DGH|DY|[A-Z])(\d+)\Z")
+#: The write-up's letter for each stem of a layer's matrix (the rest print as themselves).
+_STEMS = {
+    "D": r"\delta", "gamma": r"\gamma", "beta": r"\beta", "MU": r"\mu", "VAR": r"\sigma^{2}",
+    "GH": r"\hat{G}", "DY": r"\delta^{Y}", "DGH": r"\delta^{\hat{G}}",
+}
 
 
 class WriteupLatexPrinter(LatexPrinter):
@@ -80,6 +85,13 @@ class WriteupLatexPrinter(LatexPrinter):
     def _print_Activated(self, expr: Activated) -> str:
         return f"{expr.record.latex}\\left({self._print(expr.arg)}\\right)"
 
+    def _print_InverseSqrt(self, expr: InverseSqrt) -> str:
+        # Batch norm's 1 / sqrt(sigma^2 + eps); eps's value is stated in the notes.
+        return rf"\left({self._print(expr.arg)} + \varepsilon\right)^{{-1/2}}"
+
+    def _print_ZeroMatrix(self, expr) -> str:
+        return "0"
+
     def _print_ActivationPrime(self, expr: ActivationPrime) -> str:
         name = expr.record.latex
         return f"{name}'\\left({self._print(expr.g)}\\right)"
@@ -136,7 +148,7 @@ def symbol_latex(name: str) -> str:
     if not match:
         return name
     d, stem, index = match.groups()
-    base = r"\delta" if stem == "D" else stem
+    base = _STEMS.get(stem, stem)
     text = f"{base}_{{{index}}}"
     return rf"\frac{{\partial L}}{{\partial {text}}}" if d else text
 

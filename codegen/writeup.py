@@ -135,13 +135,24 @@ def writeup_view(derivation: Derivation, example: bool = False, lang: str = "en"
             shapes.append(
                 Shape(symbol_latex(f"B{l}"), _math_shape(derivation, f"B{l}"), m["shape.B"].format(l=l))
             )
-        shapes += [
-            Shape(symbol_latex(f"G{l}"), _math_shape(derivation, f"G{l}"), m["shape.G"].format(l=l)),
+        shapes.append(
+            Shape(symbol_latex(f"G{l}"), _math_shape(derivation, f"G{l}"), m["shape.G"].format(l=l))
+        )
+        if net.batch_norm(l):
+            shapes += [
+                Shape(symbol_latex(f"{stem}{l}"), _math_shape(derivation, f"{stem}{l}"),
+                      m[f"shape.{stem}"].format(l=l))
+                for stem in ("MU", "VAR", "GH", "gamma", "beta", "Y")
+            ]
+        shapes.append(
             Shape(
                 symbol_latex(f"R{l}"), _math_shape(derivation, f"R{l}"),
                 m["shape.R"].format(l=l, act=f"${act}$"),
-            ),
-        ]
+            )
+        )
+        if net.dropout(l) is not None:
+            shapes.append(Shape(symbol_latex(f"M{l}"), _math_shape(derivation, f"M{l}"),
+                                m["shape.M"].format(l=l, p=format_number(net.dropout(l)))))
     shapes += [
         Shape("P", _math_shape(derivation, "P"), m["shape.P"].format(p=f"$P = R_{{{depth}}}$")),
         Shape("T", _math_shape(derivation, "T"), m["shape.T"]),
@@ -156,14 +167,19 @@ def writeup_view(derivation: Derivation, example: bool = False, lang: str = "en"
     loss_rhs = f"\\sum_{{i,j}} {summand}"
     if loss.scale != 1:
         loss_rhs = f"{latex(loss.scale)} {loss_rhs}"
+    if loss.penalty is not None:  # the weights' penalty: c sum_l ||W_l||_F^2
+        loss_rhs += (
+            f" + {latex(loss.penalty)} \\sum_{{l=1}}^{{{depth}}} \\lVert W_{{l}} \\rVert_F^{{2}}"
+        )
 
     derivatives = _activation_rows(derivation, m)
-    out = derivation.equation(f"D{depth}")
+    # The output layer's delta: dL/dY_L before its batch norm, if it has one.
+    out = derivation.equation(f"DY{depth}" if net.batch_norm(depth) else f"D{depth}")
     if loss_def.fused:
         delta_note = m["delta.fused"].format(
             title=loss_title(m, loss_def),
             output=loss_def.output,
-            g=f"$G_{{{depth}}}$",
+            g=f"$Y_{{{depth}}}$" if net.batch_norm(depth) else f"$G_{{{depth}}}$",
             tail=m["delta.fused.softmax" if loss_def.output == "softmax" else "delta.fused.end"],
         )
     else:
@@ -171,13 +187,18 @@ def writeup_view(derivation: Derivation, example: bool = False, lang: str = "en"
 
     layers = []
     for l in range(depth, 0, -1):
-        rows = [row(derivation.equation(name)) for name in _gradient_names(net, l)]
+        rows = []
+        if l == depth:  # through the output layer's batch norm, after delta_out
+            rows += [row(eq) for eq in _delta_equations(derivation, l)[1:]]
+        rows += [row(derivation.equation(name)) for name in _gradient_names(net, l)]
         if l > 1:
-            rows.append(row(derivation.equation(f"D{l - 1}")))
+            rows += [row(eq) for eq in _delta_equations(derivation, l - 1)]
         layers.append(LayerBlock(l, rows))
 
     expanded = []
     for l in range(depth, max(depth - 2, 0), -1):
+        if net.batch_norm(l):  # substituted, batch norm's delta fills a page: see its equations
+            continue
         for name in _gradient_names(net, l):
             eq = derivation.equation(name)
             expanded.append(Row(latex(eq.lhs), latex(derivation.expanded(eq.name)), f"{eq.name}*", ""))
@@ -186,6 +207,16 @@ def writeup_view(derivation: Derivation, example: bool = False, lang: str = "en"
     for l, layer in enumerate(net.layers, start=1):
         if not layer.bias:
             notes.append(m["notes.no_bias"].format(l=l))
+        if layer.batch_norm:
+            notes.append(m["notes.batch_norm"].format(
+                l=l, eps=_number_latex(layer.eps), momentum=format_number(layer.momentum)))
+            if layer.bias:
+                notes.append(m["notes.batch_norm_bias"].format(l=l))
+        if layer.dropout is not None:
+            notes.append(m["notes.dropout"].format(
+                l=l, p=format_number(layer.dropout), scale=latex(1 / (1 - layer.dropout))))
+    if net.penalty is not None:
+        notes.append(m[f"notes.{net.penalty}"].format(lam=_number_latex(net.penalty_lambda)))
     for l, layer in enumerate(net.layers, start=1):
         if layer.act.warning:
             notes.append(
@@ -287,6 +318,25 @@ def exact_decimal(value) -> str:
 def _gradient_names(net, l: int) -> list[str]:
     """dW_l, and dB_l where layer l has a bias."""
     return [f"dW{l}"] + ([f"dB{l}"] if net.has_bias(l) else [])
+
+
+def _delta_equations(derivation: Derivation, l: int) -> list[Equation]:
+    """How delta_l is computed: D_l alone, or through batch norm DY_l, dgamma_l, dbeta_l,
+    DGH_l, D_l (in the derivation's order)."""
+    return [eq for eq in derivation.backward
+            if eq.layer == l and eq.role in ("delta", "gamma", "beta")]
+
+
+def _number_latex(value) -> str:
+    """A spec's decimal as LaTeX: 1e-05 -> 10^{-5}, 0.0001 -> 10^{-4}, 0.25 -> 0.25."""
+    text = format_number(value)
+    mantissa, _, exponent = text.partition("e")
+    if not exponent:
+        if sp.Rational(value).q > 1000 and sp.Rational(value).p == 1:
+            return f"10^{{{-len(str(sp.Rational(value).q)) + 1}}}"
+        return text
+    power = f"10^{{{int(exponent)}}}"
+    return power if mantissa == "1" else f"{mantissa} \\cdot {power}"
 
 
 def _math_shape(derivation: Derivation, name: str) -> str:

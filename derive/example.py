@@ -73,6 +73,10 @@ def example_inputs(network: Network) -> tuple[dict[str, sp.ImmutableMatrix], boo
     for name, shape in shapes.items():
         if given is not None and name in given:
             values[name] = given[name]
+        elif given is not None and not given.seeded and name.startswith(("gamma", "beta")):
+            # The table gives the weights but not batch norm's: their initial values 1 and 0.
+            rows, cols = shape if len(shape) == 2 else (1, shape[0])
+            values[name] = sp.ImmutableMatrix(sp.ones(rows, cols) if name[0] == "g" else sp.zeros(rows, cols))
         else:
             values[name] = _seeded(network, name, shape)
     return values, given is None or given.seeded
@@ -97,7 +101,7 @@ def worked_example(derivation: Derivation) -> WorkedExample:
             Prime(node, sp.ImmutableMatrix(evaluate(node, env, batch, backend).applyfunc(_numeric)))
             for node in nodes
         )
-    loss = _loss(derivation, env["P"], env["T"], batch)
+    loss = _loss(derivation, env["P"], env["T"], batch, env)
     return WorkedExample(
         batch=batch,
         seeded=seeded,
@@ -109,14 +113,18 @@ def worked_example(derivation: Derivation) -> WorkedExample:
     )
 
 
-def _loss(derivation: Derivation, P, T, batch: int) -> sp.Float:
+def _loss(derivation: Derivation, P, T, batch: int, env: dict) -> sp.Float:
     """L = scale * sum of the loss record's term over every element, at the example."""
     loss = derivation.loss
     total = sum(
         (loss.term.xreplace({losses.p: P[i, j], losses.t: T[i, j]}) for i in range(P.rows) for j in range(P.cols)),
         sp.Integer(0),
     )
-    return _numeric(loss.scale.xreplace({N: batch}) * total)
+    value = loss.scale.xreplace({N: batch}) * total
+    if loss.penalty is not None:  # c sum_l ||W_l||_F^2, the weights of the example
+        value += loss.penalty * sum(
+            sum(w**2 for w in env[f"W{l}"]) for l in range(1, derivation.depth + 1))
+    return _numeric(value)
 
 
 def _numeric(value) -> sp.Float:
@@ -148,9 +156,12 @@ def _seeded(network: Network, name: str, shape: tuple[int, ...]) -> sp.Immutable
             sample, unit = (j, i) if column else (i, j)
             width = rows if column else cols
             return sp.Integer(int(_draw(name, sample, 0) % width == unit))
-    elif name == "T" and output == "sigmoid":
+    elif (name == "T" and output == "sigmoid") or name.startswith("M"):  # a 0/1 mask too
         def entry(i, j):
             return sp.Integer(_draw(name, i, j) % 2)
+    elif name.startswith("gamma"):  # a scale near 1
+        def entry(i, j):
+            return sp.Rational(_draw(name, i, j) % 11 + 5, 10)
     else:
         def entry(i, j):
             return sp.Rational(_draw(name, i, j) % 19 - 9, 10)

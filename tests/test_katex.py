@@ -58,6 +58,9 @@ def every_activation_net():
         'name = "n"\ninputs = 3\nloss = "binary_cross_entropy"\nreduction = "sum"\n'
         '[[layer]]\nunits = 4\nactivation = "elu"\nbias = false\n'
         '[[layer]]\nunits = 2\nactivation = "sigmoid"\n',
+        # contract section 7: batch norm, dropout and both penalties, both layouts
+        "3-4-2:bn+relu+dropout@0.5,softmax:cross_entropy+wd@1e-4:row",
+        "3-4-3-2:bn@1e-7+tanh+dropout@0.25,elu+dropout@0.5,bn+sigmoid:binary_cross_entropy+l2@0.01",
     ],
 )
 def test_markdown_math_renders_in_katex(katex, net):

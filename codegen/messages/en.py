@@ -26,6 +26,7 @@ MESSAGES = {
     "draw.title": "The network",
     "draw.input": "input",
     "draw.layer": "layer",
+    "draw.dropout": "dropout",
     "draw.units": "{n} units",
     "draw.targets": "targets",
     # Shapes.
@@ -39,6 +40,13 @@ MESSAGES = {
     "shape.B": "bias of layer {l}",
     "shape.G": "pre-activation of layer {l}",
     "shape.R": "output of layer {l}, {act}",
+    "shape.MU": "batch mean of $G_{{{l}}}$, per unit (batch norm)",
+    "shape.VAR": "batch variance of $G_{{{l}}}$ (biased), per unit",
+    "shape.GH": "normalized pre-activation of layer {l}",
+    "shape.gamma": "batch-norm scale of layer {l} (starts at 1)",
+    "shape.beta": "batch-norm shift of layer {l} (starts at 0)",
+    "shape.Y": "input of layer {l}'s activation, $\\gamma_{{{l}}} \\odot \\hat{{G}}_{{{l}}} + \\beta_{{{l}}}$",
+    "shape.M": "dropout mask of layer {l}: 1 keeps a unit, 0 drops it ($p = {p}$)",
     "shape.P": "prediction, {p}",
     "shape.T": "targets",
     # Forward pass, loss, activations.
@@ -70,6 +78,36 @@ MESSAGES = {
     # Notes.
     "notes.title": "Notes",
     "notes.no_bias": "Layer {l} has no bias: G{l} has no B{l} term and there is no dB{l}.",
+    "notes.batch_norm": (
+        "Layer {l} normalizes its batch ($\\varepsilon = {eps}$): $\\mu_{{{l}}}$ and "
+        "$\\sigma^{{2}}_{{{l}}}$ are each unit's mean and biased variance over the batch, so "
+        "every sample's $\\delta_{{{l}}}$ depends on the whole batch; $\\delta^{{Y}}_{{{l}}}$ is "
+        "$\\partial L / \\partial Y_{{{l}}}$ and $\\delta^{{\\hat{{G}}}}_{{{l}}} = \\gamma_{{{l}}} "
+        "\\odot \\delta^{{Y}}_{{{l}}}$. In evaluation mode the kernel uses running statistics "
+        "instead (running = {momentum} running + (1 - {momentum}) batch)."
+    ),
+    "notes.batch_norm_bias": (
+        "Layer {l} keeps its bias, but $\\partial L / \\partial B_{{{l}}} = 0$ exactly: adding "
+        "$B_{{{l}}}$ to every sample moves the batch mean $\\mu_{{{l}}}$ by the same amount, "
+        "so $\\hat{{G}}_{{{l}}}$, and with it the loss, do not depend on $B_{{{l}}}$ "
+        "($\\beta_{{{l}}}$ does its work)."
+    ),
+    "notes.dropout": (
+        "Layer {l} drops units with probability $p = {p}$ (inverted dropout): the mask "
+        "$M_{{{l}}}$ is an input of the derivation, and the kept units are scaled by "
+        "$1/(1 - p) = {scale}$, so the same mask and factor multiply the $\\delta$ below. "
+        "In evaluation mode dropout is off."
+    ),
+    "notes.weight_decay": (
+        "Weight decay $\\lambda = {lam}$: the loss adds $\\tfrac{{\\lambda}}{{2}} \\sum_l "
+        "\\lVert W_l \\rVert_F^2$, so every $\\partial L / \\partial W_l$ gains $\\lambda W_l$ "
+        "(PyTorch's weight decay); biases, $\\gamma$ and $\\beta$ are not penalized."
+    ),
+    "notes.l2": (
+        "L2 penalty $\\lambda = {lam}$: the loss adds $\\lambda \\sum_l \\lVert W_l "
+        "\\rVert_F^2$, so every $\\partial L / \\partial W_l$ gains $2 \\lambda W_l$ "
+        "(reg * np.sum(W * W) in course code); biases, $\\gamma$ and $\\beta$ are not penalized."
+    ),
     "notes.warning": "Layer {l} uses {activation}: {warning}.",
     # The worked example.
     "example.title": "Worked example",

@@ -22,6 +22,7 @@ MESSAGES = {
     "draw.title": "네트워크",
     "draw.input": "입력",
     "draw.layer": "층",
+    "draw.dropout": "드롭아웃",
     "draw.units": "유닛 {n}개",
     "draw.targets": "목표값",
     # 형태.
@@ -35,6 +36,13 @@ MESSAGES = {
     "shape.B": "층 {l}의 편향",
     "shape.G": "층 {l}의 활성화 이전 값",
     "shape.R": "층 {l}의 출력, {act}",
+    "shape.MU": "단위별 $G_{{{l}}}$의 배치 평균 (배치 정규화)",
+    "shape.VAR": "단위별 $G_{{{l}}}$의 배치 분산 (편향 분산)",
+    "shape.GH": "층 {l}의 정규화된 활성화 이전 값",
+    "shape.gamma": "층 {l}의 배치 정규화 배율 (초깃값 1)",
+    "shape.beta": "층 {l}의 배치 정규화 이동 (초깃값 0)",
+    "shape.Y": "층 {l} 활성화 함수의 입력, $\\gamma_{{{l}}} \\odot \\hat{{G}}_{{{l}}} + \\beta_{{{l}}}$",
+    "shape.M": "층 {l}의 드롭아웃 마스크: 1은 단위를 남기고 0은 버립니다 ($p = {p}$)",
     "shape.P": "예측값, {p}",
     "shape.T": "목표값",
     # 순방향 계산, 손실, 활성화 함수.
@@ -68,6 +76,34 @@ MESSAGES = {
     # 참고.
     "notes.title": "참고",
     "notes.no_bias": "층 {l}에는 편향이 없습니다: G{l}에 B{l} 항이 없고 dB{l}도 없습니다.",
+    "notes.batch_norm": (
+        "층 {l}은 배치를 정규화합니다 ($\\varepsilon = {eps}$): $\\mu_{{{l}}}$와 "
+        "$\\sigma^{{2}}_{{{l}}}$는 단위별 배치 평균과 편향 분산이므로, 각 표본의 "
+        "$\\delta_{{{l}}}$는 배치 전체에 의존합니다. $\\delta^{{Y}}_{{{l}}}$는 "
+        "$\\partial L / \\partial Y_{{{l}}}$이고 $\\delta^{{\\hat{{G}}}}_{{{l}}} = \\gamma_{{{l}}} "
+        "\\odot \\delta^{{Y}}_{{{l}}}$입니다. 평가 모드에서 커널은 대신 이동 통계를 씁니다 "
+        "(이동값 = {momentum} 이동값 + (1 - {momentum}) 배치값)."
+    ),
+    "notes.batch_norm_bias": (
+        "층 {l}은 편향을 유지하지만 $\\partial L / \\partial B_{{{l}}} = 0$입니다: 모든 표본에 "
+        "$B_{{{l}}}$를 더하면 배치 평균 $\\mu_{{{l}}}$도 같은 만큼 움직이므로 "
+        "$\\hat{{G}}_{{{l}}}$와 손실은 $B_{{{l}}}$에 의존하지 않습니다 ($\\beta_{{{l}}}$가 그 역할을 합니다)."
+    ),
+    "notes.dropout": (
+        "층 {l}은 확률 $p = {p}$로 단위를 버립니다 (역 드롭아웃): 마스크 $M_{{{l}}}$는 유도의 "
+        "입력이고, 남은 단위는 $1/(1 - p) = {scale}$배가 되므로 같은 마스크와 배율이 아래 층의 "
+        "$\\delta$에 곱해집니다. 평가 모드에서는 드롭아웃을 쓰지 않습니다."
+    ),
+    "notes.weight_decay": (
+        "가중치 감쇠 $\\lambda = {lam}$: 손실에 $\\tfrac{{\\lambda}}{{2}} \\sum_l "
+        "\\lVert W_l \\rVert_F^2$가 더해지므로 모든 $\\partial L / \\partial W_l$에 "
+        "$\\lambda W_l$이 더해집니다 (PyTorch의 weight decay). 편향, $\\gamma$, $\\beta$에는 벌점이 없습니다."
+    ),
+    "notes.l2": (
+        "L2 벌점 $\\lambda = {lam}$: 손실에 $\\lambda \\sum_l \\lVert W_l \\rVert_F^2$가 "
+        "더해지므로 모든 $\\partial L / \\partial W_l$에 $2 \\lambda W_l$이 더해집니다 "
+        "(강의 코드의 reg * np.sum(W * W)). 편향, $\\gamma$, $\\beta$에는 벌점이 없습니다."
+    ),
     "notes.warning": "층 {l}은 {activation} 활성화 함수를 씁니다: {warning}.",
     "warning.step": "도함수가 어디서나 0이므로 그 아래의 층은 아무것도 학습하지 않습니다",
     # 손실 함수의 이름.
