@@ -77,7 +77,8 @@ class Verification:
     def report(self) -> str:
         """The text `gradscribe verify` prints: one line per formula, then the kernel check."""
         kernel = (
-            format_kernel(self.kernel)
+            self.kernel.report() if hasattr(self.kernel, "report")
+            else format_kernel(self.kernel)
             if self.kernel is not None
             else f"generated NumPy kernel: FAIL {self.kernel_error}"
         )
@@ -102,9 +103,13 @@ def verify(net: Network, max_width: int = 3, batch: int = 2, points: int = 2, se
     report = proof.prove(net, max_width=max_width, batch=batch, points=points, seed=seed)
     if not report.built:
         return Verification(report, None, "not checked: the derivation could not be built")
-    if not net.plain:
-        return Verification(report, None, "not checked: codegen does not generate batch norm, "
-                            "dropout or a penalty on the weights yet")
+    if not net.plain:  # batch norm, dropout, a penalty: training mode with fixed masks
+        from . import regularized_kernel
+
+        try:
+            return Verification(report, regularized_kernel.check(net, seed=seed))
+        except fd.PointNotFound as exc:
+            return Verification(report, None, str(exc))
     try:
         return Verification(report, fd.check_kernel(net, seed=seed))
     except fd.PointNotFound as exc:

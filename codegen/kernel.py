@@ -29,7 +29,7 @@ import sympy as sp
 from .. import __version__
 from ..derive import activations, losses
 from ..derive.chain import Derivation, derive
-from ..derive.spec import Network, require_plain
+from ..derive.spec import Network, format_number
 from .buffers import TempPool
 from .numpy_printer import KernelPrinter, kernel_printer
 from .render import render
@@ -72,6 +72,7 @@ class Param:
     shape: str
     fan_in: int
     is_weight: bool
+    ones: bool = False  # batch norm's gamma starts at 1 (beta, like biases, at 0)
 
 
 @dataclass(frozen=True)
@@ -120,12 +121,19 @@ class KernelView:
     step_reuses_loss: bool
     step_buffers: list[str]
     calls_per_step: int
+    # contract section 7: batch norm, dropout, the penalty (empty / None for a plain network)
+    stateful: bool = False
+    forward_train: list[Line] = None
+    forward_eval: list[Line] = None
+    running: list[tuple[int, str]] = None
+    penalty_code: str | None = None
+    penalty_title: str = ""
+    masks: list[str] = None
 
 
 def kernel_view(derivation: Derivation) -> KernelView:
     """Print `derivation` into the view the kernel template renders."""
     net = derivation.network
-    require_plain(net, "codegen")
     column = derivation.layout == "column"
     depth = derivation.depth
     temps = TempPool()
@@ -148,7 +156,13 @@ def kernel_view(derivation: Derivation) -> KernelView:
         return out, written, used
 
     printer.used = set()
-    forward, forward_written, forward_temps = call_lines(derivation.forward)
+    per_equation = []
+    for eq in derivation.forward:
+        per_equation.append((eq, call_lines([eq])))
+    forward = [line for _, (lines, _, _) in per_equation for line in lines]
+    forward_written = [name for _, (_, written, _) in per_equation for name in written]
+    forward_temps = set().union(*(used for _, (_, _, used) in per_equation))
+    forward_train, forward_eval = _modes(net, per_equation)
     forward_ones, printer.ones = printer.ones, {}
     printer.used = set()
     backward, backward_written, backward_temps = call_lines(derivation.backward)
@@ -156,9 +170,11 @@ def kernel_view(derivation: Derivation) -> KernelView:
     over_units = printer.lse
 
     param_names = net.param_names()
-    cache = ["X"] + [eq.name for eq in derivation.forward] + (["LSE"] if over_units else [])
+    cache = (["X"] + [eq.name for eq in derivation.forward] + net.mask_names()
+             + (["LSE"] if over_units else []))
     params = [
-        Param(name, derivation.shape_text(name), net.sizes[int(name[1:]) - 1], name[0] == "W")
+        Param(name, derivation.shape_text(name), net.sizes[int(name.lstrip("WBgammabet")) - 1],
+              name[0] == "W", name.startswith("gamma"))
         for name in param_names
     ]
     shapes = {
@@ -169,7 +185,9 @@ def kernel_view(derivation: Derivation) -> KernelView:
 
     loss_def = net.loss_def
     # loss_and_grads: the loss from what forward kept (the logits for the cross-entropies).
-    step_names = {losses.p: "P", losses.t: "T", losses.g: f"G{depth}", losses.lse: "LSE"}
+    # The logits: the output activation's input, Y_L after the output layer's batch norm.
+    logits = f"Y{depth}" if net.batch_norm(depth) else f"G{depth}"
+    step_names = {losses.p: "P", losses.t: "T", losses.g: logits, losses.lse: "LSE"}
     step_term = loss_def.logit_term if loss_def.logit_term is not None else loss_def.term
     step_term = step_term.xreplace({sym: sp.Symbol(n, real=True) for sym, n in step_names.items()})
     # loss_and_grads runs forward, this loss, then backward in one body: backward reads what
@@ -179,6 +197,13 @@ def kernel_view(derivation: Derivation) -> KernelView:
     atomic = " + " not in step_sum and " - " not in step_sum
     step_value = printer.scaled(derivation.loss.scale, step_sum, atomic=atomic)
     step_loss = [Line("", p) for p in step_pending] + [Line("value", f"float({step_value})", "eq:L")]
+    penalty_code = None
+    if derivation.loss.penalty is not None:
+        weights = [f"W{l}" for l in range(1, depth + 1)]
+        squares = " + ".join(f'np.vdot(params["{w}"], params["{w}"])' for w in weights)
+        penalty_code = f"{printer.doprint(derivation.loss.penalty)} * ({squares})"
+        step_loss.append(Line("value", "value + _penalty(params)", "eq:L",
+                              "the penalty on the weights"))
     step_temps = set(temps.busy)
     temps.pin()
     step_backward, _, fused_temps = call_lines(derivation.backward)
@@ -194,7 +219,7 @@ def kernel_view(derivation: Derivation) -> KernelView:
     loss_value = _loss_value(printer, derivation, loss_def.term, {losses.p: "P", losses.t: "T"})
     logit_loss = None
     if loss_def.logit_term is not None:
-        g_name = f"G{depth}"
+        g_name = logits
         term = loss_def.logit_term
         pre = []
         if activations.lse in term.free_symbols:
@@ -251,7 +276,51 @@ def kernel_view(derivation: Derivation) -> KernelView:
         step_reuses_loss=step_backward != backward,
         step_buffers=step_buffers,
         calls_per_step=sum(_calls(line.rhs) for line in forward + step_loss + step_backward),
+        stateful=net.normalizes or net.drops,
+        forward_train=forward_train,
+        forward_eval=forward_eval,
+        running=[(l, derivation.shape_text(f"MU{l}")) for l in range(1, depth + 1)
+                 if net.batch_norm(l)],
+        penalty_code=penalty_code,
+        penalty_title=(
+            "" if net.penalty is None else
+            f"{'weight decay' if net.penalty == 'weight_decay' else 'L2 penalty'} "
+            f"lambda = {format_number(net.penalty_lambda)}"
+        ),
+        masks=net.mask_names(),
     )
+
+
+def _modes(net: Network, per_equation) -> tuple[list[Line], list[Line]]:
+    """forward's lines in training and in evaluation mode, from each equation's printed lines.
+
+    Training: the batch's MU_l, VAR_l (then the running statistics updated in `state`, if
+    given) and dropout's mask M_l (given in `masks`, else drawn from `rng`). Evaluation:
+    MU_l, VAR_l read from `state`, dropout off (R_l is A_l, no mask).
+    """
+    train, evaluate = [], []
+    if net.drops:
+        train.append(Line("rng", "np.random.default_rng(rng)", "", "a Generator, a seed or None"))
+    for eq, (lines, _, _) in per_equation:
+        l = eq.layer
+        if eq.role in ("mean", "variance"):
+            key = ("mean" if eq.role == "mean" else "var") + str(l)
+            evaluate.append(Line(eq.name, f'_running(state, "{key}")', eq.label,
+                                 "the running statistic"))
+            train += lines
+            if eq.role == "variance":
+                train.append(Line("", f"_update_running(state, {l}, MU{l}, VAR{l}, "
+                                  f"{format_number(net.layers[l - 1].momentum)})"))
+            continue
+        if eq.role == "dropout":
+            p = format_number(net.dropout(l))
+            train.append(Line(f"M{l}", f'_dropout_mask(masks, "M{l}", rng, {p}, A{l})'))
+            train += lines
+            evaluate += [Line(f"M{l}", "None", "", "dropout is off"), Line(eq.name, f"A{l}", eq.label)]
+            continue
+        train += lines
+        evaluate += lines
+    return train, evaluate
 
 
 def _calls(code: str) -> int:

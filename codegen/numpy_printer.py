@@ -29,10 +29,12 @@ from typing import ClassVar
 
 import sympy as sp
 from sympy import MatMul, MatrixSymbol, OneMatrix, Transpose
+from sympy.matrices.expressions.matexpr import MatrixExpr
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.precedence import PRECEDENCE, precedence
 
 from ..derive import activations
+from ..derive.chain import N
 from ..derive.functions import softplus
 from ..derive.nodes import Activated, ActivationPrime
 from .buffers import TempPool
@@ -181,7 +183,7 @@ class KernelPrinter(NumPyPrinter):
         # Ones vectors are spelled as what they do: a sum over the batch (D 1, 1^T D) or a
         # broadcast (B 1^T, 1 B).
         coeff, rest = _split_coeff(expr)
-        factors = list(rest.args) if isinstance(rest, MatMul) else [rest]
+        factors = _unspread(list(rest.args) if isinstance(rest, MatMul) else [rest])
         if coeff != 1:
             body = MatMul(*factors) if len(factors) > 1 else factors[0]
             return self._scale(coeff, body, out) if out is not None else self._scaled(coeff, body)
@@ -190,12 +192,14 @@ class KernelPrinter(NumPyPrinter):
         if len(factors) == 2 and _ones(factors[0]) == "column":  # 1 B broadcasts
             return self.into(factors[1], out) if out is not None else self._print(factors[1])
         if len(factors) == 2 and _ones(factors[1]) == "column":  # D 1: sum over the batch
-            if out is not None:
-                return self.call("np.dot", [factors[0], self.ones_array("(N, 1)")], out)
+            if out is not None:  # (the summand never shares `out`: its shape is another)
+                return self.call("np.dot", [factors[0], self.ones_array("(N, 1)")], out,
+                                 reuse=False)
             return f"{self.function('sum')}({self._print(factors[0])}, axis=1, keepdims=True)"
         if len(factors) == 2 and _ones(factors[0]) == "row":  # 1^T D: sum over the batch
             if out is not None:
-                return self.call("np.dot", [self.ones_array("(N,)"), factors[1]], out)
+                return self.call("np.dot", [self.ones_array("(N,)"), factors[1]], out,
+                                 reuse=False)
             return f"{self.function('sum')}({self._print(factors[1])}, axis=0)"
         if len(factors) != 2:
             raise NotImplementedError(f"a product of {len(factors)} matrices: {expr}")
@@ -214,6 +218,20 @@ class KernelPrinter(NumPyPrinter):
         if out is not None:
             raise NotImplementedError(f"no in-place form for the transpose of {expr.arg}")
         return f"{self._factor(expr.arg)}.T"
+
+    def _print_InverseSqrt(self, expr, out=None):
+        # Batch norm's 1 / sqrt(VAR + eps), per unit.
+        eps = self._number(expr.eps)
+        if out is None:
+            return f"1 / {self.function('sqrt')}({self._factor(expr.arg)} + {eps})"
+        inner = self.call("np.add", [expr.arg, eps], out)
+        return f"np.reciprocal(np.sqrt({inner}, out={out}), out={out})"
+
+    def _print_ZeroMatrix(self, expr, out=None):
+        # A batch-norm layer's dB_l: exactly zero.
+        if out is not None:
+            return f"np.copyto({out}, 0)"
+        return f"{self.function('zeros_like')}({self._like_name()})"
 
     # ------------------------------------------------------------------ activations
 
@@ -422,7 +440,9 @@ class KernelPrinter(NumPyPrinter):
         An argument is a SymPy expression, or a string of code that is passed as it is.
         """
         needs = [i for i, a in enumerate(args) if isinstance(a, sp.Basic) and not _atom(a)]
-        share = needs[0] if needs and reuse else None
+        # the first argument that needs a buffer of out's own shape computes into out
+        fits = [i for i in needs if self._value_shape(args[i]) == self._shape_of(out)]
+        share = fits[0] if fits and reuse else None
         codes = []
         for i, arg in enumerate(args):
             if isinstance(arg, str):
@@ -499,7 +519,35 @@ class KernelPrinter(NumPyPrinter):
         return temp
 
     def _temp(self, expr) -> str:
-        return self.temps.take(self.shape, boolean=_boolean(expr))
+        return self.temps.take(self._value_shape(expr), boolean=_boolean(expr))
+
+    def _shape_of(self, name: str) -> str:
+        """The shape text of the buffer `name`: a temporary's own, else the statement's."""
+        for buf in self.temps.buffers if self.temps is not None else ():
+            if buf.name == name:
+                return buf.shape
+        return self.shape
+
+    def _value_shape(self, expr) -> str:
+        """The shape text of the array `expr` evaluates to (a temporary's shape): a spread
+        vector (B 1^T) is the vector, a sum over the batch (D 1, 1^T D) one value per unit."""
+        if not isinstance(expr, MatrixExpr):
+            return self.shape
+        if isinstance(expr, MatMul):
+            coeff, rest = _split_coeff(expr)
+            factors = _unspread(list(rest.args) if isinstance(rest, MatMul) else [rest])
+            if len(factors) == 2 and _ones(factors[1]) == "row":
+                return self._value_shape(factors[0])
+            if len(factors) == 2 and _ones(factors[0]) == "column":
+                return self._value_shape(factors[1])
+            if len(factors) == 2 and _ones(factors[1]) == "column":
+                return f"({factors[0].shape[0]}, 1)"
+            if len(factors) == 2 and _ones(factors[0]) == "row":
+                return f"({factors[1].shape[1]},)"
+        rows, cols = expr.shape
+        if rows == 1 and cols != N:  # a row-layout vector: a flat NumPy array
+            return f"({cols},)"
+        return f"({rows}, {cols})"
 
     def _fold(self, func: str, args: list, out: str | None) -> str:
         """func(func(a, b), c) ...: into `out`, or as an expression."""
@@ -743,11 +791,25 @@ def _signed(term):
     return "np.add", term
 
 
+def _unspread(factors: list) -> list:
+    """A batch sum spread back over the batch (D 1 1^T, 1 1^T D: batch norm's) as the sum
+    alone, which NumPy broadcasts; other products unchanged."""
+    if len(factors) == 3 and _ones(factors[1]) == "column" and _ones(factors[2]) == "row":
+        return factors[:2]
+    if len(factors) == 3 and _ones(factors[0]) == "column" and _ones(factors[1]) == "row":
+        return factors[1:]
+    return factors
+
+
 def _broadcast(term):
     """B 1^T (column) or 1 B (row) as the bias B itself, which NumPy broadcasts."""
     if isinstance(term, MatMul):
         coeff, rest = _split_coeff(term)
-        factors = list(rest.args) if isinstance(rest, MatMul) else [rest]
+        factors = _unspread(list(rest.args) if isinstance(rest, MatMul) else [rest])
+        if coeff == 1 and len(factors) == 2 and (
+            (_ones(factors[1]) == "column") or (_ones(factors[0]) == "row")
+        ):
+            return MatMul(*factors)
         if coeff == 1 and len(factors) == 2:
             if _ones(factors[1]) == "row":
                 return factors[0]

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from ..derive import activations, losses
+from ..derive.spec import require_plain
 from ..derive.chain import Derivation, Equation
 from .kernel import GENERATOR, Line, Param
 from .numpy_printer import KernelPrinter, kernel_printer
@@ -62,6 +63,7 @@ class TextbookView:
 def textbook_view(derivation: Derivation) -> TextbookView:
     """Print `derivation` into the view the textbook template renders."""
     net = derivation.network
+    require_plain(net, "codegen --style textbook")
     column = derivation.layout == "column"
     depth = derivation.depth
     printer = kernel_printer("textbook")

@@ -144,15 +144,19 @@ def writeup_view(derivation: Derivation, example: bool = False, lang: str = "en"
                       m[f"shape.{stem}"].format(l=l))
                 for stem in ("MU", "VAR", "GH", "gamma", "beta", "Y")
             ]
+        if net.dropout(l) is not None:
+            shapes += [
+                Shape(symbol_latex(f"A{l}"), _math_shape(derivation, f"A{l}"),
+                      m["shape.A"].format(l=l, act=f"${act}$")),
+                Shape(symbol_latex(f"M{l}"), _math_shape(derivation, f"M{l}"),
+                      m["shape.M"].format(l=l, p=format_number(net.dropout(l)))),
+            ]
         shapes.append(
             Shape(
                 symbol_latex(f"R{l}"), _math_shape(derivation, f"R{l}"),
                 m["shape.R"].format(l=l, act=f"${act}$"),
             )
         )
-        if net.dropout(l) is not None:
-            shapes.append(Shape(symbol_latex(f"M{l}"), _math_shape(derivation, f"M{l}"),
-                                m["shape.M"].format(l=l, p=format_number(net.dropout(l)))))
     shapes += [
         Shape("P", _math_shape(derivation, "P"), m["shape.P"].format(p=f"$P = R_{{{depth}}}$")),
         Shape("T", _math_shape(derivation, "T"), m["shape.T"]),

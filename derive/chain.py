@@ -13,8 +13,8 @@ term, no B_l or dB_l symbol and no dB_l equation.
 
 Contract section 7 adds, per layer, batch norm between G_l and the activation (MU_l, VAR_l,
 GH_l, Y_l forward; DY_l, DGH_l, dgamma_l, dbeta_l and the compact delta_l backward, from
-`normalization`, the one definition of batch norm), inverted dropout after it (R_l =
-f(Y_l) * M_l / (1 - p), the mask M_l an input like X), and a penalty c sum ||W_l||^2 on the
+`normalization`, the one definition of batch norm), inverted dropout after it (A_l =
+f(Y_l), R_l = A_l * M_l / (1 - p), the mask M_l an input like X), and a penalty c sum ||W_l||^2 on the
 loss (dW_l gains 2c W_l). A batch-norm layer that keeps B_l has dB_l = 0 exactly: the batch
 mean takes B_l away.
 """
@@ -40,7 +40,7 @@ class Equation:
     """`lhs = rhs`, labelled like the write-up (`eq:dW3`).
 
     `role` is one of "linear", "mean", "variance", "normalized", "batchnorm", "activation",
-    "prediction", "delta" (also DY_l and DGH_l of a batch-norm layer), "weight", "bias",
+    "dropout", "prediction", "delta" (also DY_l and DGH_l of a batch-norm layer), "weight", "bias",
     "gamma", "beta".
     """
 
@@ -184,6 +184,7 @@ def derive(network: Network) -> Derivation:
                 symbols[f"{stem}{l}"] = mat(f"{stem}{l}", sizes[l], N)
         if network.dropout(l) is not None:
             symbols[f"M{l}"] = mat(f"M{l}", sizes[l], N)
+            symbols[f"A{l}"] = mat(f"A{l}", sizes[l], N)
 
     def s(name):
         return symbols["X"] if name == "R0" else symbols[name]
@@ -237,12 +238,14 @@ def derive(network: Network) -> Derivation:
         forward.append(Equation(s(f"G{l}"), linear, f"eq:G{l}", l, "linear"))
         if network.batch_norm(l):
             forward += bn_equations(l, normalization.forward)
-        applied = activated(l)
-        if network.dropout(l) is not None:  # inverted dropout: R_l = f(Y_l) * M_l / (1 - p)
-            applied = HadamardProduct(applied, s(f"M{l}"))
+        if network.dropout(l) is None:
+            forward.append(Equation(s(f"R{l}"), activated(l), f"eq:R{l}", l, "activation"))
+        else:  # inverted dropout: A_l = f(Y_l), R_l = A_l * M_l / (1 - p)
+            forward.append(Equation(s(f"A{l}"), activated(l), f"eq:A{l}", l, "activation"))
+            dropped = HadamardProduct(s(f"A{l}"), s(f"M{l}"))
             if keep_scale(l) != 1:
-                applied = MatMul(keep_scale(l), applied)
-        forward.append(Equation(s(f"R{l}"), applied, f"eq:R{l}", l, "activation"))
+                dropped = MatMul(keep_scale(l), dropped)
+            forward.append(Equation(s(f"R{l}"), dropped, f"eq:R{l}", l, "dropout"))
     forward.append(Equation(s("P"), s(f"R{depth}"), "eq:P", depth, "prediction"))
 
     # ------------------------------------------------------------------ loss
@@ -257,8 +260,8 @@ def derive(network: Network) -> Derivation:
         act = network.layers[l - 1].act
         if act.derivative == 1:
             return None
-        # The activation's output f(Y_l): R_l itself unless dropout scaled and masked it.
-        out = s(f"R{l}") if network.dropout(l) is None else activated(l)
+        # The activation's output f(Y_l): R_l, or A_l before dropout masked and scaled it.
+        out = s(f"R{l}") if network.dropout(l) is None else s(f"A{l}")
         return ActivationPrime(act, network.alpha_of(l), pre_activation(l), out)
 
     def hadamard(a, b):

@@ -559,7 +559,7 @@ def require_plain(net: Network, what: str) -> None:
     ]
     raise SpecError(
         f"{net.source}: {what} does not handle {' or '.join(features)} yet "
-        "(derive and verify do)"
+        "(derive, verify and codegen's fast style do)"
     )
 
 

@@ -128,7 +128,7 @@ def test_batch_norm_at_one_sample_is_refused_by_the_proof():
 
 def test_batch_norm_layer_equations_in_order():
     d = chain.derive(spec.load("3-4-2:bn+relu+dropout@0.5,softmax:cross_entropy+wd@1e-4:row"))
-    assert [eq.name for eq in d.forward] == ["G1", "MU1", "VAR1", "GH1", "Y1", "R1", "G2", "R2", "P"]
+    assert [eq.name for eq in d.forward] == ["G1", "MU1", "VAR1", "GH1", "Y1", "A1", "R1", "G2", "R2", "P"]
     assert [eq.name for eq in d.backward] == [
         "D2", "dW2", "dB2", "DY1", "dgamma1", "dbeta1", "DGH1", "D1", "dW1", "dB1"]
     # dB1 of a batch-norm layer that keeps its bias is exactly zero.

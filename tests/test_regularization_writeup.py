@@ -34,11 +34,11 @@ NET = "3-4-2:bn+relu+dropout@0.5,bn+softmax:cross_entropy+wd@1e-4:row"
 def test_markdown_has_every_new_symbol_equation_and_note():
     md = render_writeup(derive(spec.load(NET)), "md")
     for symbol in (r"\mu_{1}", r"\sigma^{2}_{1}", r"\hat{G}_{1}", r"\gamma_{1}", r"\beta_{1}",
-                   r"Y_{1}", r"M_{1}", r"\mu_{2}", r"\gamma_{2}"):
+                   r"Y_{1}", r"A_{1}", r"M_{1}", r"\mu_{2}", r"\gamma_{2}"):
         assert f"| ${symbol}$ |" in md, symbol
     assert "| $M_{2}$ |" not in md  # no dropout at the output
     tags = re.findall(r"\\tag\{([^}]*)\}", md)
-    assert tags == ["G1", "MU1", "VAR1", "GH1", "Y1", "R1", "G2", "MU2", "VAR2", "GH2", "Y2", "R2",
+    assert tags == ["G1", "MU1", "VAR1", "GH1", "Y1", "A1", "R1", "G2", "MU2", "VAR2", "GH2", "Y2", "R2",
                     "P", "L", "DY2", "dgamma2", "dbeta2", "DGH2", "D2", "dW2", "dB2", "DY1",
                     "dgamma1", "dbeta1", "DGH1", "D1", "dW1", "dB1"]
     assert r"\frac{1}{20000} \sum_{l=1}^{2} \lVert W_{l} \rVert_F^{2} \tag{L}" in md

@@ -40,6 +40,7 @@ MESSAGES = {
     "shape.B": "bias of layer {l}",
     "shape.G": "pre-activation of layer {l}",
     "shape.R": "output of layer {l}, {act}",
+    "shape.A": "output of layer {l}'s activation, {act}, before dropout",
     "shape.MU": "batch mean of $G_{{{l}}}$, per unit (batch norm)",
     "shape.VAR": "batch variance of $G_{{{l}}}$ (biased), per unit",
     "shape.GH": "normalized pre-activation of layer {l}",
