@@ -233,3 +233,22 @@ def test_loss_and_gradients_agree_with_pytorch(net):
         reference = expected_grads[name].reshape(grad.shape)
         scale = 1 + np.abs(reference).max()
         assert np.abs(grad - reference).max() < 1e-11 * scale, (name, grad, reference)
+
+
+def test_verify_proves_and_checks_the_kernel_and_catches_a_slip(monkeypatch):
+    from gradscribe.check import regularized_kernel
+    from gradscribe.check.verification import verify
+
+    net = spec.load("3-3-2:bn+relu+dropout@0.5,bn+softmax:cross_entropy+wd@0.1:row")
+    result = verify(net, points=1)
+    assert result.ok, result.report()
+    assert [d.name for d in result.kernel.directions] == [
+        "W1", "B1", "gamma1", "beta1", "W2", "B2", "gamma2", "beta2"]
+    assert result.to_json()["proven_on"]["batches"] == [2, 3]
+    assert "training mode with fixed dropout masks" in result.report()
+    # weight decay's lambda W written as 2 lambda W in the kernel: dW1 and dW2 fail
+    real = regularized_kernel.render_kernel
+    monkeypatch.setattr(regularized_kernel, "render_kernel",
+                        lambda d: real(d).replace(", 0.1, out=", ", 0.2, out="))
+    slipped = regularized_kernel.check(net)
+    assert {d.name for d in slipped.directions if not d.ok} == {"W1", "W2"}
