@@ -18,11 +18,12 @@ import re
 from dataclasses import dataclass
 
 import sympy as sp
+from sympy import ZeroMatrix
 
 from ..derive import activations, losses
-from ..derive.spec import require_plain
 from ..derive.chain import Derivation, Equation
-from .kernel import GENERATOR, Line, Param
+from ..derive.spec import format_number
+from .kernel import GENERATOR, Line, Param, _modes
 from .numpy_printer import KernelPrinter, kernel_printer
 
 
@@ -58,12 +59,19 @@ class TextbookView:
     step_needs_n: bool
     grads: list[tuple[str, str]]
     helpers: list[str]
+    # contract section 7 (empty / None for a plain network), as in the fast view
+    stateful: bool = False
+    forward_train: list[Line] = None
+    forward_eval: list[Line] = None
+    running: list[tuple[int, str]] = None
+    penalty_code: str | None = None
+    penalty_title: str = ""
+    masks: list[str] = None
 
 
 def textbook_view(derivation: Derivation) -> TextbookView:
     """Print `derivation` into the view the textbook template renders."""
     net = derivation.network
-    require_plain(net, "codegen --style textbook")
     column = derivation.layout == "column"
     depth = derivation.depth
     printer = kernel_printer("textbook")
@@ -72,6 +80,11 @@ def textbook_view(derivation: Derivation) -> TextbookView:
         out = []
         for eq in equations:
             printer.notes = []
+            if isinstance(eq.rhs, ZeroMatrix):  # a batch-norm layer's dB_l: exactly zero
+                printer.used.add(f"B{eq.layer}")
+                out.append(Line(eq.name, f"xp.zeros_like(B{eq.layer})", _tag(eq),
+                                "the batch mean takes B away"))
+                continue
             (code,) = printer.statement(eq.rhs, eq.name, derivation.shape_text(eq.name))
             out.append(Line(eq.name, code, _tag(eq), "; ".join(printer.notes)))
         return out
@@ -83,11 +96,19 @@ def textbook_view(derivation: Derivation) -> TextbookView:
     backward_used = set(printer.used)
 
     param_names = net.param_names()
-    cache = ["X"] + [eq.name for eq in derivation.forward]
+    cache = ["X"] + [eq.name for eq in derivation.forward] + net.mask_names()
     params = [
-        Param(name, derivation.shape_text(name), net.sizes[int(name[1:]) - 1], name[0] == "W")
+        Param(name, derivation.shape_text(name), net.sizes[int(name.lstrip("WBgammabet")) - 1],
+              name[0] == "W", name.startswith("gamma"))
         for name in param_names
     ]
+    forward_train, forward_eval = _modes(
+        net, [(eq, ([line], None, None)) for eq, line in zip(derivation.forward, forward)])
+    penalty_code = None
+    if derivation.loss.penalty is not None:
+        weights = [f"W{l}" for l in range(1, depth + 1)]
+        squares = " + ".join(f'xp.sum(params["{w}"] ** 2)' for w in weights)
+        penalty_code = f"{printer.doprint(derivation.loss.penalty)} * ({squares})"
     shapes = {
         name: derivation.shape_text(name)
         for name in ["X", "T", "P"] + [f"{s}{l}" for l in range(1, depth + 1) for s in "GR"] + param_names
@@ -98,7 +119,7 @@ def textbook_view(derivation: Derivation) -> TextbookView:
     definition = _summed(printer, scale, loss_def.term, {losses.p: "P", losses.t: "T"}, like="T")
     loss = [Line("value", definition, "(L)")]
     if loss_def.logit_term is not None:
-        g = sp.Symbol(f"G{depth}", real=True)
+        g = sp.Symbol(f"Y{depth}" if net.batch_norm(depth) else f"G{depth}", real=True)
         names = {losses.g: g.name, losses.t: "T"}
         term = loss_def.logit_term
         if activations.lse in term.free_symbols:
@@ -110,6 +131,9 @@ def textbook_view(derivation: Derivation) -> TextbookView:
         )
     else:
         step = loss[0]
+    step_loss = [step]
+    if penalty_code is not None:
+        step_loss.append(Line("value", "value + _penalty(params)", "(L)", "the penalty on the weights"))
 
     def needs_n(items: list[Line]) -> bool:
         return any(re.search(r"\bN\b", line.rhs) for line in items)
@@ -142,10 +166,22 @@ def textbook_view(derivation: Derivation) -> TextbookView:
         backward=backward,
         backward_xp=uses_xp(backward),
         backward_needs_n=needs_n(backward),
-        step_loss=[step],
+        step_loss=step_loss,
         step_needs_n=needs_n([step] + backward),
         grads=[(name, "d" + name) for name in param_names],
         helpers=sorted(printer.helpers),
+        stateful=net.normalizes or net.drops,
+        forward_train=forward_train,
+        forward_eval=forward_eval,
+        running=[(l, derivation.shape_text(f"MU{l}")) for l in range(1, depth + 1)
+                 if net.batch_norm(l)],
+        penalty_code=penalty_code,
+        penalty_title=(
+            "" if net.penalty is None else
+            f"{'weight decay' if net.penalty == 'weight_decay' else 'L2 penalty'} "
+            f"lambda = {format_number(net.penalty_lambda)}"
+        ),
+        masks=net.mask_names(),
     )
 
 

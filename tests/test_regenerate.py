@@ -25,12 +25,13 @@ def copy(tmp_path):
 def test_committed_kernels_are_up_to_date(cli):
     status, out, err = cli("regenerate", "--check", "--dir", str(GENERATED))
     assert status == 0, out + err
-    assert out.strip() == "all 8 generated kernels up to date"
+    assert out.strip() == "all 10 generated kernels up to date"
 
 
 def test_reference_networks():
     nets = {path.stem: load_file(path) for path in sorted(GENERATED.glob("*.toml"))}
-    assert set(nets) == {"height_mlp", "row_regression", "softmax_classifier", "sigmoid_classifier"}
+    assert set(nets) == {"height_mlp", "row_regression", "softmax_classifier", "sigmoid_classifier",
+                         "regularized_classifier"}
     assert (GENERATED / "height_mlp.toml").read_text() == DEFAULT_SPEC
     row = nets["row_regression"]
     assert row.layout == "row" and row.activations[:-1] == ("relu",) * 3 and row.loss == "mse"
@@ -38,6 +39,8 @@ def test_reference_networks():
     assert nets["softmax_classifier"].loss == "cross_entropy"
     assert nets["sigmoid_classifier"].activations[-1] == "sigmoid"
     assert nets["sigmoid_classifier"].loss == "binary_cross_entropy"
+    regularized = nets["regularized_classifier"]  # every feature of contract section 7
+    assert regularized.penalty == "weight_decay" and regularized.normalizes and regularized.drops
     for stem, net in nets.items():
         assert net.name == stem
 
@@ -77,7 +80,7 @@ def test_check_covers_the_textbook_style_too(cli, copy):
     assert status == 1
     assert f"stale: {edited} (differs from what the generator renders; edited by hand since" in out
     assert f"missing: {copy / 'row_regression_textbook.py'}" in out
-    assert "2 of 8 generated kernels out of date" in out
+    assert "2 of 10 generated kernels out of date" in out
     status, out, _ = cli("regenerate", "--dir", str(copy))
     assert (copy / "row_regression_textbook.py").read_text() == (GENERATED / "row_regression_textbook.py").read_text()
     assert "    dW1 = X.T @ D1  # (dW1)\n" in (GENERATED / "sigmoid_classifier_textbook.py").read_text()
@@ -110,13 +113,13 @@ def test_a_hand_edited_kernel_survives_regenerate_without_force(cli, copy):
         "(--force overwrites it)",
     ]
     assert f"wrote {copy / 'row_regression.py'}" in out  # the others are still brought up to date
-    assert "1 of 8 generated kernels rewritten, 2 left as they are" in out
+    assert "1 of 10 generated kernels rewritten, 2 left as they are" in out
     assert edited.read_text() == text and foreign.read_text() == "# my own height model\n"
     status, out, _ = cli("regenerate", "--check", "--dir", str(copy))
     assert status == 1
     assert f"stale: {edited} (differs from what the generator renders; edited by hand" in out
     status, out, _ = cli("regenerate", "--force", "--dir", str(copy))
-    assert status == 0 and "2 of 8 generated kernels rewritten" in out
+    assert status == 0 and "2 of 10 generated kernels rewritten" in out
     assert cli("regenerate", "--check", "--dir", str(copy))[0] == 0
 
 
