@@ -186,7 +186,7 @@ def format_proof(report: proof.ProofReport) -> str:
     lines.append(
         f"proven on sizes {shapes}, batch N = "
         f"{' and '.join(map(str, report.batches or (report.batch,)))}, {report.points} exact "
-        f"random point(s){' per batch size' if len(report.batches) > 1 else ''}{note}"
+        f"random point(s){', the batch sizes in turn' if len(report.batches) > 1 else ''}{note}"
     )
     for v in report.verdicts:
         verdict = "ok  " if v.ok else "??  " if v.undecided else "FAIL"

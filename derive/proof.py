@@ -140,14 +140,15 @@ def prove(
         network: the network whose derivation is proven.
         max_width: widths above this are capped (the report says so).
         batch: the concrete batch size N.
-        points: how many random exact points each formula is compared at.
+        points: how many random exact points each formula is compared at (with batch norm,
+            at N = batch and batch + 1 in turn, each at least once).
         seed: seeds the point generator; the same seed gives the same points.
     """
     small = capped_network(network, max_width)
     check_batch(network, batch, "verify")
     # Batch norm couples the samples: its formulas are proven at two batch sizes.
     batches = (batch, batch + 1) if network.normalizes else (batch,)
-    report = ProofReport(network, small, batch, points, batches=batches)
+    report = ProofReport(network, small, batch, max(points, len(batches)), batches=batches)
     try:
         derivation = derive(small)
     except ShapeMismatch as exc:  # a formula that cannot even be built is a failed one
@@ -160,18 +161,19 @@ def prove(
     rng = random.Random(seed)
     results: dict[str, list] = {}
     shapes = {}
-    for size in batches:
-        for _ in range(points):
-            env = draw_point(derivation, size, rng)
-            values = NamedValues()
-            derived = _run(derivation, env, size, values)
-            reference = _reference_gradients(derivation, env, derived, size, values)
-            for eq in derivation.backward:
-                shapes.setdefault(eq.name, tuple(int(d) for d in derived[eq.name].shape))
-                mismatch = _compare(reference[eq.name], derived[eq.name], values)
-                if mismatch is not None and len(batches) > 1:
-                    mismatch = replace(mismatch, text=f"N = {size}: {mismatch.text}")
-                results.setdefault(eq.name, []).append(mismatch)
+    # The points take the batch sizes in turn, each size at least once.
+    for index in range(max(points, len(batches))):
+        size = batches[index % len(batches)]
+        env = draw_point(derivation, size, rng)
+        values = NamedValues()
+        derived = _run(derivation, env, size, values)
+        reference = _reference_gradients(derivation, env, derived, size, values)
+        for eq in derivation.backward:
+            shapes.setdefault(eq.name, tuple(int(d) for d in derived[eq.name].shape))
+            mismatch = _compare(reference[eq.name], derived[eq.name], values)
+            if mismatch is not None and len(batches) > 1:
+                mismatch = replace(mismatch, text=f"N = {size}: {mismatch.text}")
+            results.setdefault(eq.name, []).append(mismatch)
     for eq in derivation.backward:
         shape = shapes[eq.name]
         report.verdicts.append(Verdict.of(
