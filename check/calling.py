@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .messages import Text
+
 #: Longest message taken from the user's code (exception text, reprs).
 MAX_TEXT = 300
 
@@ -142,15 +144,19 @@ def call_and_collect(adapter, params: dict, X: np.ndarray, T: np.ndarray, batch:
     except BaseException as exc:  # noqa: BLE001  # SystemExit, KeyboardInterrupt, custom: all findings
         kind = type_name(exc)
         if kind == "ReturnError":
-            return Outcome(failure=safe_text(exc, 1000))
+            said = exc.args[0] if exc.args and type(exc.args[0]) is Text else None
+            return Outcome(failure=said if said is not None and len(said) <= 1000
+                           else safe_text(exc, 1000))
         shapes = ", ".join(f"{k} {_shape(v)}" for k, v in [("X", x_before), ("T", t_before)]
                            + list(originals.items()))
-        return Outcome(failure=(f"{name} raised {describe_exception(exc)} when called with "
-                                f"{shapes} (N = {batch})"), raised=True)
+        return Outcome(failure=Text("error.raised", name=name, exception=describe_exception(exc),
+                                    shapes=shapes, batch=batch), raised=True)
     outcome = Outcome()
     try:
         grads, notes = dict.items(result.grads), list(result.notes)
-        outcome.notes = [safe_text(n, 500) for n in notes]
+        # the adapter's own sentences kept as they are (to be rendered in any language)
+        outcome.notes = [n if type(n) is Text and len(n) <= 500 else safe_text(n, 500)
+                         for n in notes]
         for key, value in list(grads):
             key = safe_text(key, 100)
             try:

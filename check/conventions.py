@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .messages import Text
+
 
 class CallingError(ValueError):
     """FUNC cannot be located, built or called as specified (bad input, not wrong code)."""
@@ -618,15 +620,14 @@ class Adapter:
             # a method of an object the caller built (a notebook's net.backprop)
             self.instance = bound.__self__
             self.target = Target(self.label, cls=type(self.instance), method=bound.__name__)
-            self._use_instance(f"the {type(self.instance).__name__} object", strict=False)
+            self._use_instance(Text("conv.the_object", cls=type(self.instance).__name__), strict=False)
         else:
             self.binding = bind(bound, net, self.label, method=False)
         if "XT" in self.binding.names:
-            self.notes.append(f"{self.label} gets the data as one pair (X, T) in "
-                              f"'{self.binding.names['XT']}'")
+            self.notes.append(Text("conv.pair", label=self.label, name=self.binding.names["XT"]))
         if self.binding.by_name and self.binding.takes:
-            self.notes.append(f"{self.label} gets {', '.join(sorted(self.binding.takes, key=param_names(net).index))}"
-                              f" by name")
+            self.notes.append(Text("conv.by_name", label=self.label, names=", ".join(
+                sorted(self.binding.takes, key=param_names(net).index))))
 
     def _use_instance(self, how: str, strict: bool) -> None:
         """Bind the method of `self.instance` and locate the parameters it holds."""
@@ -647,8 +648,8 @@ class Adapter:
                    if strict else ""))
         if not self.slots:
             return
-        self.notes.append(f"{how} {'built' if strict else 'used'}; parameters set in " + ", ".join(
-            f"{k} -> {self.slots[k][0].where}" for k in param_names(net) if k in self.slots))
+        self.notes.append(Text("conv.built" if strict else "conv.used", how=how, where=", ".join(
+            f"{k} -> {self.slots[k][0].where}" for k in param_names(net) if k in self.slots)))
         self.how = {k: _fits(net, k, slots[0].stored) for k, slots in self.slots.items()}
         # square weights look the same either way: stored like the others (all of the
         # non-square ones transposed: transposed too)
@@ -657,14 +658,12 @@ class Adapter:
         if square and len(square) < len(weights) and all(
                 self.how[k] == "transposed" for k in weights if k not in square):
             self.how.update((k, "transposed") for k in square)
-            self.notes.append(f"{', '.join(square)} {'is' if len(square) == 1 else 'are'} square: "
-                              "taken as stored transposed like the other weights")
+            self.notes.append(Text("conv.square" if len(square) == 1 else "conv.squares",
+                                   names=", ".join(square)))
         for k in param_names(net):
             if k in self.slots and self.how[k] == "transposed" and k not in square:
-                self.notes.append(
-                    f"{k} is stored transposed, {_shape(self.slots[k][0].stored)} where the "
-                    f"{net.layout} layout has {_shape(layout_shape(net, k))}: its gradient is "
-                    f"judged transposed back")
+                self.notes.append(Text("conv.transposed", key=k, stored=_shape(self.slots[k][0].stored),
+                                       layout=net.layout, want=_shape(layout_shape(net, k))))
 
     @property
     def settings(self) -> dict:
@@ -723,18 +722,15 @@ class Adapter:
             if view is not params:
                 view.write_back(params)
                 if view.read:
-                    self.findings.append(
-                        f"{self.label} read " + ", ".join(
-                            f"params[{key!r}]" for key in view.read)
-                        + " (given the network's " + ", ".join(view.read.values()) + ")")
+                    self.findings.append(Text(
+                        "conv.read", label=self.label,
+                        keys=", ".join(f"params[{key!r}]" for key in view.read),
+                        names=", ".join(view.read.values())))
             changed = [next(s.where for s in self.slots[k] if s.changed(value))
                        for k, value in written.items()
                        if any(s.changed(value) for s in self.slots[k])]
             if changed:
-                self.findings.append(
-                    f"{self.label} changed {', '.join(changed)} during the call (a parameter "
-                    f"update inside it?): the parameters are set again before every call, and "
-                    f"its gradients are judged as returned")
+                self.findings.append(Text("conv.changed", label=self.label, where=", ".join(changed)))
 
     def call(self, params: dict, X, T) -> Outcome:
         """FUNC's gradients at (params, X, T), keyed like params, in the layout's shapes."""
@@ -851,7 +847,7 @@ def normalize(raw, net, label: str = "FUNC") -> tuple[dict, list]:
         for loss, grads in ((first, second), (second, first)):
             if _scalar(loss) and (isinstance(grads, dict) or (
                     isinstance(grads, (tuple, list)) and len(grads) > 1)):
-                notes.append(f"{label} returned (loss, gradients): the loss is not judged")
+                notes.append(Text("conv.loss_grads", label=label))
                 raw = grads
                 break
     if isinstance(raw, dict):
@@ -866,15 +862,14 @@ def normalize(raw, net, label: str = "FUNC") -> tuple[dict, list]:
                 out[k if isinstance(k, str) else repr(k)] = v
                 continue
             if ck != k:
-                renamed.append(f"{k} as {ck}")
+                renamed.append(Text("conv.key_as", key=k, name=ck))
             out[ck] = v
         if renamed:
-            notes.append("keys read as the network's: " + ", ".join(renamed))
+            notes.append(Text("conv.keys_read", renamed=renamed))
         return out, notes
     if isinstance(raw, (tuple, list)):
         return _sequence(list(raw), net, label, type(raw).__name__, notes)
-    raise ReturnError(f"{label} returned {type(raw).__name__}, not gradients (a dict, a tuple "
-                      f"or list of arrays, or (loss, grads))")
+    raise ReturnError(Text("conv.not_gradients", label=label, type=type(raw).__name__))
 
 
 def _orders(net) -> list[tuple[str, list[str]]]:
@@ -908,22 +903,20 @@ def _sequence(items: list, net, label: str, kind: str, notes: list) -> tuple[dic
             flat.extend(item)
         else:
             flat.append(item)
-    what = (f"a {kind} of {len(flat)} arrays" if len(flat) == len(items)
-            else f"a {kind} of {len(items)} lists ({len(flat)} arrays)")
+    what = (Text("conv.what.arrays", kind=kind, n=len(flat)) if len(flat) == len(items)
+            else Text("conv.what.lists", kind=kind, lists=len(items), n=len(flat)))
     lengths = {len(o) for _, o in _orders(net)}
     if len(flat) > 1 and _scalar(flat[0]) and len(flat) not in lengths and len(flat) - 1 in lengths:
-        notes.append(f"{label} returned a number first: taken as the loss, not judged")
+        notes.append(Text("conv.number_first", label=label))
         flat = flat[1:]
     candidates = [(d, o) for d, o in _orders(net) if len(o) == len(flat)]
     if not candidates:
-        raise ReturnError(
-            f"{label} returned {what}; the network has "
-            f"{len(param_names(net))} parameters ({', '.join(param_names(net))}), so they cannot "
-            f"be told apart (return a dict keyed like them)")
+        raise ReturnError(Text("conv.untold", label=label, what=what, count=len(param_names(net)),
+                               names=", ".join(param_names(net))))
     best = max(candidates, key=lambda c: sum(_score(net, k, v) for k, v in zip(c[1], flat)))
     direction, order = best
-    notes.append(f"{label} returned {what}, read by shape and order as "
-                 f"({', '.join(order)}){direction}")
+    notes.append(Text("conv.sequence", label=label, what=what, order=", ".join(order),
+                      direction=Text("conv.last_first") if direction else ""))
     return dict(zip(order, flat)), notes
 
 

@@ -20,6 +20,7 @@ from ..derive import activations
 from ..derive.chain import Derivation, Equation
 from ..derive.evaluate import NumpyBackend, evaluate, run
 from ..derive.nodes import Activated, ActivationPrime
+from .messages import Text
 
 RTOL = 1e-6
 
@@ -118,18 +119,19 @@ def confinement(name: str, got: list, want: list) -> str | None:
     if mask.ndim == 1 or 1 in mask.shape:
         axis_name = "entries" if mask.ndim == 1 else ("rows" if mask.shape[1] == 1 else "columns")
         flat = np.flatnonzero(mask.reshape(-1))
-        return f"the error is confined to {axis_name} {_runs(flat)} of {name}"
+        return Text("confined", where=Text(f"confined.{axis_name}", runs=_runs(flat)), name=name)
     rows = np.flatnonzero(mask.any(axis=1))
     cols = np.flatnonzero(mask.any(axis=0))
     parts = []
     if len(rows) < mask.shape[0]:
-        parts.append(f"rows {_runs(rows)}")
+        parts.append(Text("confined.rows", runs=_runs(rows)))
     if len(cols) < mask.shape[1]:
-        parts.append(f"columns {_runs(cols)}")
+        parts.append(Text("confined.columns", runs=_runs(cols)))
     if not parts:
         count = int(mask.sum())
-        return f"{count} of its {mask.size} entries are wrong" if count < mask.size / 2 else None
-    return f"the error is confined to {' and '.join(parts)} of {name}"
+        return Text("confined.count", count=count, size=mask.size) if count < mask.size / 2 else None
+    where = parts[0] if len(parts) == 1 else Text("and", a=parts[0], b=parts[1])
+    return Text("confined", where=where, name=name)
 
 
 # ------------------------------------------------------------------------ variants of the chain
@@ -193,7 +195,7 @@ _OUTPUT_FORMS = {"sigmoid": "r (1 - r)", "tanh": "1 - r²"}
 
 
 def _index_slip(used: int, right: int) -> str:
-    return "a layer index off by one" if abs(used - right) == 1 else "a wrong layer index"
+    return Text("index.off_by_one") if abs(used - right) == 1 else Text("index.wrong")
 
 
 def variants(derivation: Derivation) -> list[Variant]:
@@ -206,16 +208,15 @@ def variants(derivation: Derivation) -> list[Variant]:
             continue
         G, R = derivation.symbols[f"G{l}"], derivation.symbols[f"R{l}"]
         alpha = net.alpha_of(l)
-        candidates = [(f"missing{l}", f"leaves out the activation derivative {act.name}'(G{l}) of layer {l}", None)]
+        candidates = [(f"missing{l}", Text("slip.missing", act=act.name, l=l), None)]
         candidates.append((
             f"onR{l}",
-            f"computes layer {l}'s {act.name}'(·) at R{l} instead of G{l}",
+            Text("slip.onR", act=act.name, l=l),
             ActivationPrime(act, alpha, R, Activated(act, alpha, R)),
         ))
         candidates.append((
             f"outG{l}",
-            (f"uses G{l} where layer {l}'s {act.name}' formula needs the output R{l} "
-            f"(f' written in terms of r = f(z))"),
+            Text("slip.outG", act=act.name, l=l),
             ActivationPrime(act, alpha, G, G),
         ))
         for j in range(1, net.depth + 1):
@@ -224,7 +225,7 @@ def variants(derivation: Derivation) -> list[Variant]:
                 Gj = derivation.symbols[f"G{j}"]
                 candidates.append((
                     f"at{j}_{l}",
-                    f"computes layer {l}'s {act.name}'(·) at G{j} instead of G{l} ({_index_slip(j, l)})",
+                    Text("slip.at", act=act.name, l=l, j=j, index=_index_slip(j, l)),
                     ActivationPrime(act, alpha, Gj, Activated(act, alpha, Gj)),
                 ))
         for other in activations.ACTIVATIONS.values():
@@ -235,20 +236,20 @@ def variants(derivation: Derivation) -> list[Variant]:
             # its f' formula fed this layer's own G and R (r(1 - r) on tanh's output), or f'(G)
             candidates.append((
                 f"{other.name}R{l}",
-                f"uses {other.name}'s derivative where layer {l}'s {act.name}' belongs",
+                Text("slip.other", other=other.name, act=act.name, l=l),
                 ActivationPrime(other, o_alpha, G, R),
             ))
             candidates.append((
                 f"{other.name}{l}",
-                f"uses {other.name}'s derivative where layer {l}'s {act.name}' belongs",
+                Text("slip.other", other=other.name, act=act.name, l=l),
                 ActivationPrime(other, o_alpha, G, Activated(other, o_alpha, G)),
             ))
             if other.name in _OUTPUT_FORMS:
                 # s(1 - s) or 1 - s**2 written on the pre-activation: z (1 - z) where f' belongs
                 candidates.append((
                     f"{other.name}GG{l}",
-                    (f"uses {other.name}'s derivative formula {_OUTPUT_FORMS[other.name]} on G{l} "
-                     f"(the pre-activation) where layer {l}'s {act.name}' belongs"),
+                    Text("slip.other_on_G", other=other.name, form=_OUTPUT_FORMS[other.name],
+                         act=act.name, l=l),
                     ActivationPrime(other, o_alpha, G, G),
                 ))
         for key, slip, replacement in candidates:
@@ -260,18 +261,26 @@ def variants(derivation: Derivation) -> list[Variant]:
     if extra is not None:
         L = net.depth
         act = net.layers[-1].activation
-        factor = f"{act}'(G{L})" if net.layers[-1].act.elementwise else f"P ⊙ (1 - P) ({act}'s diagonal)"
-        out.append(Variant(f"extra{L}", L,
-                           f"multiplies δ{L} by {factor}, which the fused {act} + {net.loss} "
-                           f"delta (P - T) already accounts for", extra, _add_output_prime))
+        factor = f"{act}'(G{L})" if net.layers[-1].act.elementwise else Text("extra.diagonal", act=act)
+        out.append(Variant(f"extra{L}", L, Text("slip.extra", L=L, factor=factor, act=act,
+                                                loss=net.loss), extra, _add_output_prime))
     return out
 
 
 # ------------------------------------------------------------------------ the diagnoser
 
 
+#: diagnoses whose subject-less clause is a field of theirs, or a sentence of its own
+_CLAUSES = {"diag.slip": "slip", "diag.factor": "clause.factor", "diag.slip_above": "clause.slip_above",
+            "red.result": "clause.reduced", "diag.transposed": "clause.transposed"}
+
+
 def _clause(text: str, name: str, layer: int) -> str:
     """A diagnosis of `name` without its subject: 'dB3: leaves out ...' -> 'leaves out ...'."""
+    key = getattr(text, "key", None)
+    if key in _CLAUSES:
+        target = _CLAUSES[key]
+        return text.fields[target] if target in text.fields else Text(target, **text.fields)
     for prefix in (f"{name}: ", f"{name} (layer {layer}) ", f"{name} "):
         if text.startswith(prefix):
             return text[len(prefix):]
@@ -286,23 +295,21 @@ def _factor_names(batch: int, n_out: int, batch_mean: bool = True,
     carries 1/N / 1/n_L); the sentences say what a factor of N or 1/N means for that loss.
     """
     if batch_mean:
-        over_n = ("1/N (divided by the batch size once too often: the loss's mean over the "
-                  "batch is already in δ; averaged where it should sum)")
-        times_n = "N (summed over the batch where the loss averages: a missing 1/N)"
+        over_n = Text("factor.over_n.mean")
+        times_n = Text("factor.times_n.mean")
     else:
-        over_n = ("1/N (divided by the batch size, but the loss is a sum over the batch with "
-                  "no 1/N; averaged where it should sum)")
-        times_n = "N (multiplied by the batch size, which the summed loss does not have)"
+        over_n = Text("factor.over_n.sum")
+        times_n = Text("factor.times_n.sum")
     if unit_mean:
-        over_n_out = f"1/n_L = 1/{n_out} (divided by the output width once too often)"
-        times_n_out = f"n_L = {n_out} (a missing 1/n_L of the mean over the output units)"
+        over_n_out = Text("factor.over_n_out.mean", n=n_out)
+        times_n_out = Text("factor.times_n_out.mean", n=n_out)
     else:
-        over_n_out = f"1/n_L = 1/{n_out} (divided by the output width, which the loss does not average over)"
-        times_n_out = f"n_L = {n_out} (multiplied by the output width)"
+        over_n_out = Text("factor.over_n_out.sum", n=n_out)
+        times_n_out = Text("factor.times_n_out.sum", n=n_out)
     return [
-        (2.0, "2 (twice the right value)"),
-        (0.5, "1/2 (half the right value)"),
-        (-1.0, "-1 (the sign is flipped)"),
+        (2.0, Text("factor.twice")),
+        (0.5, Text("factor.half")),
+        (-1.0, Text("factor.sign")),
         (-2.0, "-2"),
         (-0.5, "-1/2"),
         (1.0 / batch, over_n),
@@ -311,7 +318,7 @@ def _factor_names(batch: int, n_out: int, batch_mean: bool = True,
         (float(n_out), times_n_out),
         (1.0 / (batch * n_out), "1/(N n_L)"),
         (float(batch * n_out),
-         "N n_L (the mean over all N n_L elements is missing)" if batch_mean and unit_mean
+         Text("factor.times_all") if batch_mean and unit_mean
          else "N n_L"),
         (2.0 / batch, "2/N"),
         (0.5 * batch, "N/2"),
@@ -385,27 +392,26 @@ class Diagnoser:
         layer = int(name.lstrip("dWBD"))
         want = self.expected(name)
         if any(np.asarray(g).dtype == object or not np.all(np.isfinite(np.asarray(g, float))) for g in got):
-            return f"{name} (layer {layer}) contains NaN or infinite values", {}
+            return Text("diag.nan", name=name, layer=layer), {}
         w_shape = want[0].shape
         g_shape = np.shape(got[0])
         same = all(np.shape(g) == w.shape for g, w in zip(got, want))
         if same:
             if len(w_shape) == 2 and all(close(g, w.T, self._rtol) for g, w in zip(got, want)):
-                return f"{name} is transposed (layer {layer}): it holds the values of {name}.T", {}
+                return Text("diag.transposed", name=name, layer=layer), {}
             factor = self._factor(got, want)
             if factor is not None:
                 text, c, ratios = factor
-                return (f"{name} (layer {layer}) is off by a factor of {text}",
+                return (Text("diag.factor", name=name, layer=layer, text=text),
                         {"factor": c, "ratios": ratios, "text": text})
             for v in self._all_variants():
                 if v.origin < layer:
                     continue
                 if all(close(g, w, self._rtol) for g, w in zip(got, self._variant_values(v, name))):
                     if v.origin == layer:
-                        return f"{name}: {v.slip}", {"origin": layer, "variant": v.key}
-                    return ((f"{name} is wrong only because the error starts in layer {v.origin}, "
-                            f"which {v.slip}, and propagates down to layer {layer}"),
-                            {"origin": v.origin, "variant": v.key})
+                        return Text("diag.slip", name=name, slip=v.slip), {"origin": layer, "variant": v.key}
+                    return (Text("diag.slip_above", name=name, origin=v.origin, slip=v.slip,
+                                 layer=layer), {"origin": v.origin, "variant": v.key})
             wrong_layer = self._wrong_layer(name, layer, got)
             if wrong_layer is not None:
                 return wrong_layer, {"origin": layer}
@@ -415,11 +421,11 @@ class Diagnoser:
         else:
             # A transposed row or column vector is also a reshape: say transposed first.
             if len(w_shape) == 2 and all(close(g, w.T, self._rtol) for g, w in zip(got, want)):
-                return ((f"{name} is transposed (layer {layer}): shape {shape_text(g_shape)} "
-                        f"where {shape_text(w_shape)} belongs"), {})
+                return (Text("diag.transposed_shape", name=name, layer=layer,
+                             got=shape_text(g_shape), want=shape_text(w_shape)), {})
             if all(np.size(g) == w.size and close(np.reshape(g, w.shape), w, self._rtol) for g, w in zip(got, want)):
-                return ((f"{name} (layer {layer}) has the right values in another shape: "
-                        f"{shape_text(g_shape)} instead of {shape_text(w_shape)}"), {"shape": True})
+                return (Text("diag.reshaped", name=name, layer=layer, got=shape_text(g_shape),
+                             want=shape_text(w_shape)), {"shape": True})
             reduction = self._reduction(name, layer, got)
             if reduction is not None:
                 return reduction, {}
@@ -443,49 +449,49 @@ class Diagnoser:
         if any(np.asarray(g).dtype == object or not np.all(np.isfinite(np.asarray(g, float)))
                for g in got):
             return None
-        head = f"{name} (layer {layer}) has two slips:"
+        def where(v):
+            return (Text("where.own", slip=v.slip) if v.origin == layer else
+                    Text("where.above", origin=v.origin, slip=v.slip))
+
         for first, undone in self._undone(name, layer, got, want):
             text, _ = self.explain(name, undone, rtol)
             if text:
-                return f"{head} {first}; undoing it, {name} {_clause(text, name, layer)}"
+                return Text("two.undone", name=name, layer=layer, first=first,
+                            rest=_clause(text, name, layer))
         if name.startswith("dB") and np.shape(got[0]) != want[0].shape:
             # reduced over the wrong axis, and a slip in δ (or a factor) before it
             found = self._reduction(name, layer, got, factor=True)
             if found is not None:
-                return (f"{head} it {_clause(found[0], name, layer)}; and it is off by a factor "
-                        f"of {found[1]}")
+                return Text("two.it_factor", name=name, layer=layer,
+                            rest=_clause(found[0], name, layer), factor=found[1])
             for v in self._all_variants():
                 if v.origin < layer:
                     continue
                 deltas = self._variant_values(v, f"D{layer}")
                 text = self._reduction(name, layer, got, deltas)
                 if text is not None:
-                    where = (f"it {v.slip}" if v.origin == layer else
-                             f"the error starts in layer {v.origin}, which {v.slip}, and "
-                             f"propagates down")
-                    return f"{head} it {_clause(text, name, layer)}; and {where}"
+                    return Text("two.it_and", name=name, layer=layer,
+                                rest=_clause(text, name, layer), where=where(v))
         for v in self._all_variants():
             if v.origin < layer:
                 continue
             factor = self._factor(got, self._variant_values(v, name))
             if factor is not None and isinstance(factor[1], tuple) and factor[1][0] == "table":
-                where = (f"it {v.slip}" if v.origin == layer else
-                         f"the error starts in layer {v.origin}, which {v.slip}, and propagates down")
-                return f"{head} it is off by a factor of {factor[0]}; and {where}"
+                return Text("two.factor", name=name, layer=layer, factor=factor[0], where=where(v))
         if name.startswith("dW"):
             # another layer's R or δ paired, and a factor or a slip in δ before it
             found = self._wrong_layer(name, layer, got, factor=True)
             if found is not None:
-                return (f"{head} it {_clause(found[0], name, layer)}; and it is off by a factor "
-                        f"of {found[1]}")
+                return Text("two.it_factor", name=name, layer=layer,
+                            rest=_clause(found[0], name, layer), factor=found[1])
             for v in self._all_variants():
                 if v.origin <= layer:
                     continue
                 self._variant_values(v, name)
                 text = self._wrong_layer(name, layer, got, [d.variants[v.key] for d in self.draws])
                 if text is not None:
-                    return (f"{head} it {_clause(text, name, layer)}; and the error starts in layer "
-                            f"{v.origin}, which {v.slip}, and propagates down")
+                    return Text("two.it_and", name=name, layer=layer,
+                                rest=_clause(text, name, layer), where=where(v))
         for key in hints:
             upper = self.variant(key)
             if upper is None:
@@ -498,9 +504,8 @@ class Diagnoser:
                     continue
                 joint = Variant(f"{upper.key}+{v.key}", v.origin, "", both)
                 if all(close(g, w, rtol) for g, w in zip(got, self._variant_values(joint, name))):
-                    return (f"{head} the error starts in layer {upper.origin}, which "
-                            f"{upper.slip}, and propagates down; and layer {v.origin} {v.slip} "
-                            f"as well")
+                    return Text("two.layers", name=name, layer=layer, origin=upper.origin,
+                                upper=upper.slip, l=v.origin, slip=v.slip)
         return None
 
     def _undone(self, name, layer, got, want):
@@ -520,16 +525,16 @@ class Diagnoser:
                     else:
                         break
                 else:
-                    yield ((f"it is not reduced over the batch (shape {shape_text(g_shape)} where "
-                            f"{shape_text(w_shape)} belongs)"), summed)
+                    yield (Text("undo.not_reduced", got=shape_text(g_shape),
+                                want=shape_text(w_shape)), summed)
             if len(w_shape) == 2 and all(np.shape(g)[::-1] == w.shape for g, w in zip(got, want)):
-                yield (f"it is transposed (shape {shape_text(g_shape)} where {shape_text(w_shape)} "
-                       f"belongs)", [np.asarray(g, float).T for g in got])
+                yield (Text("undo.transposed_shape", got=shape_text(g_shape), want=shape_text(w_shape)),
+                       [np.asarray(g, float).T for g in got])
             elif all(np.size(g) == w.size for g, w in zip(got, want)):
-                yield (f"it is in another shape ({shape_text(g_shape)} instead of "
-                       f"{shape_text(w_shape)})", [np.reshape(g, w.shape) for g, w in zip(got, want)])
+                yield (Text("undo.reshaped", got=shape_text(g_shape), want=shape_text(w_shape)),
+                       [np.reshape(g, w.shape) for g, w in zip(got, want)])
         elif len(w_shape) == 2 and w_shape[0] == w_shape[1]:
-            yield "it is transposed", [np.asarray(g, float).T for g in got]
+            yield Text("undo.transposed"), [np.asarray(g, float).T for g in got]
 
     def own_slip(self, layer: int, env: dict, batch: int, grads: dict) -> str | None:
         """The slip of layer `layer`'s own step that turns the δ_{layer+1} in `env` (the one the
@@ -571,10 +576,10 @@ class Diagnoser:
             return "X (R0)" if j == 0 else f"R{j}"
 
         depth = self.net.depth
-        candidates = [(layer, j, (f"pairs δ{layer} with {rname(j)} instead of {rname(layer - 1)}, the "
-                                 f"input of layer {layer} ({_index_slip(j, layer - 1)})"))
+        candidates = [(layer, j, Text("wl.pairs", layer=layer, r=rname(j), prev=rname(layer - 1),
+                                      index=_index_slip(j, layer - 1)))
                       for j in range(depth + 1) if j != layer - 1]
-        candidates += [(j, layer - 1, f"uses δ{j} where δ{layer} belongs ({_index_slip(j, layer)})")
+        candidates += [(j, layer - 1, Text("wl.delta", j=j, layer=layer, index=_index_slip(j, layer)))
                        for j in range(1, depth + 1) if j != layer]
         for delta, inp, text in candidates:
             try:
@@ -586,9 +591,9 @@ class Diagnoser:
             if factor:
                 found = self._factor(got, values)
                 if found is not None and isinstance(found[1], tuple) and found[1][0] == "table":
-                    return f"{name}: {text}", found[0]
+                    return Text("diag.slip", name=name, slip=text), found[0]
             elif all(close(g, v, self._rtol) for g, v in zip(got, values)):
-                return f"{name}: {text}"
+                return Text("diag.slip", name=name, slip=text)
         return None
 
     def _parameter_update(self, name, layer, got, want):
@@ -597,7 +602,7 @@ class Diagnoser:
             return None
         params = [numpy_value(self.derivation, name[1:], d.env[name[1:]]) for d in self.draws]
         if all(close(g, p, self._rtol) for g, p in zip(got, params)):
-            return f"{name} (layer {layer}) is the parameter {name[1:]} itself, not its gradient"
+            return Text("upd.param", name=name, layer=layer, param=name[1:])
         steps = []
         for g, p, w in zip(got, params, want):
             denom = float(np.sum(w * w))
@@ -608,8 +613,7 @@ class Diagnoser:
         if lr != 0 and all(abs(c - lr) <= 1e-6 * abs(lr) for c in steps) and all(
             close(g, p - lr * w, self._rtol) for g, p, w in zip(got, params, want)
         ):
-            return (f"{name} (layer {layer}) is an updated parameter {name[1:]} - {lr:.3g} * {name}, "
-                    f"not the gradient")
+            return Text("upd.step", name=name, layer=layer, param=name[1:], lr=lr)
         return None
 
     def _all_variants(self):
@@ -630,7 +634,7 @@ class Diagnoser:
                 return None
             ratios.append(c)
         if all(abs(c) < 1e-12 for c in ratios):
-            return "0 (it is all zeros)", 0.0, ratios
+            return Text("factor.zero"), 0.0, ratios
         n_out = self.net.sizes[-1]
         means = loss_means(self.net)
         matches = []
@@ -644,7 +648,10 @@ class Diagnoser:
         if matches:
             # several names can fit one factor (2 and n_L = 2; N and n_L with a fixed batch)
             names = _factor_names(self.draws[0].batch, n_out, *means)
-            return " or ".join(names[i][1] for i in matches), ("table", matches[0]), ratios
+            shown = names[matches[0]][1]
+            for i in matches[1:]:
+                shown = Text("or", a=shown, b=names[i][1])
+            return shown, ("table", matches[0]), ratios
         if max(ratios) - min(ratios) <= max(1e-6, self._rtol) * max(abs(c) for c in ratios):
             c = ratios[0]
             frac = Fraction(c).limit_denominator(1000)
@@ -664,17 +671,14 @@ class Diagnoser:
             deltas = [np.asarray(d.values[f"D{layer}"], float) for d in self.draws]
         n = self.net.sizes[layer]
         ways = [
-            ("sum", unit_axis, (f"summed over the units of layer {layer} instead of over the batch "
-                               f"(dB{layer} needs one entry per unit, {n} of them)")),
-            ("mean", unit_axis, f"averaged over the units of layer {layer} instead of summed over the batch"),
-            ("sum", None, (f"collapsed to a scalar: δ{layer} summed over both the batch and the units "
-                          f"of layer {layer}")),
-            ("mean", None, f"collapsed to a scalar: the mean of δ{layer} over everything (layer {layer})"),
-            ("mean", batch_axis, (f"averaged over the batch instead of summed (layer {layer}; "
-                                 + (f"the loss's 1/N is already in δ{layer}" if loss_means(self.net)[0]
-                                    else "the loss is a sum over the batch, with no 1/N")
-                                 + "), in the wrong shape")),
-            ("none", None, f"not reduced over the batch: it is δ{layer} itself (layer {layer})"),
+            ("sum", unit_axis, Text("red.sum_units", layer=layer, n=n)),
+            ("mean", unit_axis, Text("red.mean_units", layer=layer)),
+            ("sum", None, Text("red.sum_all", layer=layer)),
+            ("mean", None, Text("red.mean_all", layer=layer)),
+            ("mean", batch_axis, Text("red.mean_batch", layer=layer, why=(
+                Text("red.why.mean", layer=layer) if loss_means(self.net)[0]
+                else Text("red.why.sum")))),
+            ("none", None, Text("red.none", layer=layer)),
         ]
         for op, axis, text in ways:
             for keepdims in (True, False):
@@ -699,8 +703,8 @@ class Diagnoser:
                 if ok and factor:
                     found = self._factor([np.reshape(g, c.shape) for g, c in zip(got, cands)], cands)
                     if found is not None and isinstance(found[1], tuple) and found[1][0] == "table":
-                        return (f"dB{layer} is {text}: got shape {shape_text(np.shape(got[0]))}",
-                                found[0])
+                        return (Text("red.result", layer=layer, text=text,
+                                     shape=shape_text(np.shape(got[0]))), found[0])
                 elif ok:
-                    return f"dB{layer} is {text}: got shape {shape_text(np.shape(got[0]))}"
+                    return Text("red.result", layer=layer, text=text, shape=shape_text(np.shape(got[0])))
         return None

@@ -37,6 +37,7 @@ from .diagnose import (
     precision_of,
     shape_text,
 )
+from .messages import Text, catalogue, render
 from .worker import runner
 
 DEFAULT_BATCHES = (3, 5, 4)
@@ -87,6 +88,8 @@ class CheckReport:
     notes: list = field(default_factory=list)
     #: what FUNC printed (stdout and stderr, truncated), when it ran in a worker process
     output: str = ""
+    #: the language of the table, the JSON's sentences and the notebook view ("en", "ko")
+    lang: str = "en"
 
     @property
     def ok(self) -> bool:
@@ -96,42 +99,49 @@ class CheckReport:
         """The contract's JSON object; with an "error" key when FUNC raised or returned no dict,
         and a "notes" list when something was assumed (how FUNC was called, ...)."""
         out = {"ok": self.ok, "params": {k: v.to_json() for k, v in self.params.items()}}
+        for v in out["params"].values():
+            if v["diagnosis"] is not None:
+                v["diagnosis"] = render(v["diagnosis"], self.lang)
         if self.error is not None:
-            out["error"] = self.error
+            out["error"] = render(self.error, self.lang)
         if self.notes:
-            out["notes"] = list(self.notes)
+            out["notes"] = [render(n, self.lang) for n in self.notes]
         return out
 
     # ------------------------------------------------------------------ display
     def _rows(self):
-        head = ("param", "verdict", "max abs err", "max rel err", "expected", "got", "diagnosis")
+        lang = self.lang
+        head = tuple(render(Text(f"table.{c}"), lang) for c in
+                     ("param", "verdict", "abs", "rel", "expected", "got", "diagnosis"))
         rows = []
         for p in self.params.values():
             rows.append((
-                p.name, "ok" if p.ok else "WRONG", _num(p.max_abs_err), _num(p.max_rel_err),
+                p.name, render(Text("table.ok" if p.ok else "table.wrong"), lang),
+                _num(p.max_abs_err), _num(p.max_rel_err),
                 shape_text(p.expected_shape), "-" if p.got_shape is None else shape_text(p.got_shape),
-                p.diagnosis or "",
+                render(p.diagnosis, lang) if p.diagnosis else "",
             ))
         return head, rows
 
     def _summary(self) -> str:
+        lang = self.lang
         if self.error:
-            return f"FAILED: {self.error}"
+            return render(Text("summary.failed", error=self.error), lang)
         bad = [p.name for p in self.params.values() if not p.ok]
         if not self.params:
-            return "FAILED: no gradients returned"
-        return "all right" if not bad else f"WRONG: {', '.join(bad)}"
+            return render(Text("summary.none"), lang)
+        return render(Text("summary.right") if not bad else
+                      Text("summary.wrong", names=", ".join(bad)), lang)
 
     def table(self) -> str:
-        lines = [(f"check {self.subject} on {self.network.inline()} "
-                 f"(batch sizes {', '.join(map(str, self.batches))})")]
+        lines = [render(Text("table.title", subject=self.subject, net=self.network.inline(),
+                             batches=", ".join(map(str, self.batches))), self.lang)]
         head, rows = self._rows()
         if rows:
-            widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(6)]
-            fmt = "  " + "  ".join(f"{{:<{w}}}" for w in widths) + "  {}"
-            lines.append(fmt.format(*head))
-            lines += [fmt.format(*r) for r in rows]
-        lines += [f"  note: {n}" for n in self.notes]
+            widths = [max(_width(str(r[i])) for r in rows + [head]) for i in range(6)]
+            lines.append(_row(head, widths))
+            lines += [_row(r, widths) for r in rows]
+        lines += [render(Text("table.note", note=n), self.lang) for n in self.notes]
         lines.append(self._summary())
         return "\n".join(lines)
 
@@ -142,12 +152,13 @@ class CheckReport:
 
     def _repr_markdown_(self) -> str:
         head, rows = self._rows()
-        out = [f"**check** `{self.subject}` on `{self.network.inline()}`: {self._summary()}", ""]
+        out = [render(Text("markdown.title", subject=self.subject, net=self.network.inline(),
+                           summary=self._summary()), self.lang), ""]
         if rows:
             out.append("| " + " | ".join(head) + " |")
             out.append("|" + "---|" * len(head))
             out += ["| " + " | ".join(str(c).replace("|", "\\|") for c in r) + " |" for r in rows]
-        out += [f"- {n}" for n in self.notes]
+        out += [f"- {render(n, self.lang)}" for n in self.notes]
         return "\n".join(out)
 
 
@@ -158,6 +169,18 @@ def _finite(x):
 
 def _num(x) -> str:
     return "-" if x is None else f"{x:.2e}"
+
+
+def _width(text: str) -> int:
+    """Columns `text` takes in a terminal: East Asian wide characters (Hangul) take two."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _row(cells, widths) -> str:
+    """One line of the table: six cells padded to `widths` (in columns), then the diagnosis."""
+    return "  " + "  ".join(c + " " * (w - _width(c)) for c, w in zip(cells, widths)) + "  " + cells[6]
 
 
 # --------------------------------------------------------------------------- drawing points
@@ -183,10 +206,9 @@ def checked_network(net: Network) -> tuple[Network, str | None]:
     while width > 1 and parameter_count(capped_network(net, width)) > MAX_CHECK_PARAMS:
         width = max(1, min(width - 1, int(width * 0.8)))
     small = capped_network(net, width)
-    return small, (f"checked on capped widths {'-'.join(map(str, small.sizes))} "
-                   f"({parameter_count(small)} parameters) instead of "
-                   f"{'-'.join(map(str, net.sizes))} ({count} parameters), to bound memory; "
-                   f"the derivation is the same for every width")
+    return small, Text("note.capped", small="-".join(map(str, small.sizes)),
+                       small_count=parameter_count(small), sizes="-".join(map(str, net.sizes)),
+                       count=count)
 
 
 TARGETS = ("soft", "onehot", "labels")
@@ -296,7 +318,7 @@ class _Caller:
 
 def check_function(net, func, batch: int | None = None, seed: int = 0,
                    targets: str = "soft", *, timeout: float = runner.DEFAULT_TIMEOUT,
-                   memory_mb: int = runner.DEFAULT_MEMORY_MB) -> CheckReport:
+                   memory_mb: int = runner.DEFAULT_MEMORY_MB, lang: str = "en") -> CheckReport:
     """Judge a hand-written backward pass against the derivation of `net`.
 
     Args:
@@ -316,6 +338,7 @@ def check_function(net, func, batch: int | None = None, seed: int = 0,
             that ends the process ends it.
         targets: "soft", "onehot" or "labels" (the cross-entropies only): what T is.
         timeout, memory_mb: the worker's limits (``"FILE:FUNC"`` only).
+        lang: the language of the report's verdicts, diagnoses and notes ("en", "ko").
 
     Returns:
         A `CheckReport`: per returned parameter, the verdict, error figures and a diagnosis;
@@ -326,11 +349,15 @@ def check_function(net, func, batch: int | None = None, seed: int = 0,
         conventions.CallingError: FUNC cannot be built or called as specified.
         ValueError: `targets` or `batch` do not fit the network.
     """
+    catalogue(lang)  # an unknown language fails before anything runs
     net, capped = checked_network(_network(net))
     _check_targets(net, targets)
     report = _run_check(net, func, batch, seed, targets, timeout, memory_mb)
+    report.lang = lang
     if report.error is not None and " raised " in report.error:
-        report.error += _flag_hint(net, func, batch, seed, targets, timeout, memory_mb)
+        hint = _flag_hint(net, func, batch, seed, targets, timeout, memory_mb)
+        if hint is not None:
+            report.error = Text("cat", a=report.error, b=hint)
     if capped:
         report.notes.insert(0, capped)
     return report
@@ -342,21 +369,20 @@ def _flag_hint(net: Network, func, batch, seed, targets, timeout, memory_mb) -> 
     tries = []
     if targets != "labels" and (net.loss_def.output == "softmax" or (
             net.loss_def.output == "sigmoid" and net.sizes[-1] == 1)):
-        tries.append((net, "labels", "with integer class labels for T (shape (N,)) it runs: check "
-                                     "it with --targets labels"))
+        tries.append((net, "labels", Text("hint.labels")))
     other = "row" if net.layout == "column" else "column"
     flipped = dataclasses.replace(net, layout=other)
     spelled = (f"`{flipped.inline()}`" if all(layer.bias for layer in net.layers)
                else f'`layout = "{other}"` in the spec')
-    tries.append((flipped, targets, f"in the {other} layout it runs: check it as {spelled}"))
+    tries.append((flipped, targets, Text("hint.layout", layout=other, spelled=spelled)))
     for network, kind, hint in tries:
         try:
             again = _run_check(network, func, batch, seed, kind, timeout, memory_mb)
         except Exception:  # noqa: BLE001  # the other form cannot be built either
             continue
         if again.error is None and again.params:
-            return "; " + hint + (" (and every gradient is right there)" if again.ok else "")
-    return ""
+            return Text("hint.flag.right" if again.ok else "hint.flag", hint=hint)
+    return None
 
 
 def _run_check(net, func, batch, seed, targets, timeout, memory_mb) -> CheckReport:
@@ -391,8 +417,8 @@ def _check_function(net, func, batch, seed, targets) -> CheckReport:
     report = CheckReport(net, f"{name}()", batches)
     report.notes += adapter.notes
     settings = dict(getattr(adapter, "settings", {}) or {})
-    report.notes += [f"{name}: {k}={v!r} left at its default; it changes the loss (a penalty on "
-                     f"the weights)" for k, v in settings.items()]
+    report.notes += [Text("note.setting", name=name, setting=f"{k}={v!r}")
+                     for k, v in settings.items()]
     returned: list[dict] = []
     modified: dict[str, str] = {}
     at_one = _BatchOfOne(derivation, caller, rng, targets)
@@ -414,7 +440,7 @@ def _check_function(net, func, batch, seed, targets) -> CheckReport:
                     if isinstance(exc, runner.FuncFailed) else calling.type_name(exc))
             try:
                 again = not returned and _go_per_sample(caller, derivation, at_one, batch,
-                                                        f"it raised {kind}", report)
+                                                        Text("sample.raised", kind=kind), report)
                 if again:
                     params = {k: v.copy() for k, v in originals.items()}
                     passed = dict(params)
@@ -447,23 +473,19 @@ def _check_function(net, func, batch, seed, targets) -> CheckReport:
         for k, array in passed.items():
             returned_it = any(v is array for v in grads.values())
             if not np.array_equal(array, originals[k]):
-                modified[k] = (
-                    f"{name} updated params['{k}'] in place"
-                    + (" and returned it as its gradient" if returned_it else "")
-                    + "; a backward pass must return gradients and leave the parameters alone"
-                )
+                modified[k] = Text("modified.returned" if returned_it else "modified.updated",
+                                   name=name, key=k)
             elif params.get(k) is not array:
-                modified[k] = (f"{name} replaced params['{k}'] in the caller's dict; a backward "
-                               "pass must return gradients and leave the parameters alone")
+                modified[k] = Text("modified.replaced", name=name, key=k)
         for label, before, after in (("X", x_before, X), ("T", t_before, T)):
             if not np.array_equal(before, after) and f"{name} modified {label} in place" not in report.notes:
-                report.notes.append(f"{name} modified {label} in place")
+                report.notes.append(Text("note.modified_data", name=name, label=label))
         returned.append(grads)
 
     known = _param_names(net)
     keys = [k for k in returned[0]]
     if not keys:
-        report.error = f"{name} returned no gradients"
+        report.error = Text("error.no_gradients", name=name)
         return report
     diagnoser = Diagnoser(derivation, draws)
     raw = {}
@@ -471,13 +493,12 @@ def _check_function(net, func, batch, seed, targets) -> CheckReport:
         if key not in known:
             report.params[key] = ParamResult(
                 key, False, None, None, (), _shape_of(returned[0][key]),
-                f"'{key}' is not a parameter of the network: key gradients like the params "
-                f"({', '.join(known)})")
+                Text("diag.not_a_param", key=key, known=", ".join(known)))
             continue
         got, why, eps = [], None, 0.0
         for grads, d in zip(returned, draws):
             value = grads.get(key) if key in grads else calling.Bad(
-                f"returned at N = {draws[0].batch} but not at N = {d.batch}")
+                Text("diag.missing_at", first=draws[0].batch, batch=d.batch))
             if isinstance(value, calling.Bad):
                 why = value.message
                 break
@@ -522,7 +543,7 @@ def _wrong_shapes(derivation: Derivation, grads: dict, d: Draw) -> str | None:
         want = numpy_value(derivation, k, d.env[k]).shape
         got = _shape_of(v)
         if got != want:
-            return f"it returned d{k} of shape {'?' if got is None else shape_text(got)}"
+            return Text("sample.shape", key=k, shape="?" if got is None else shape_text(got))
     return None
 
 
@@ -552,23 +573,21 @@ def _go_per_sample(caller: _Caller, derivation: Derivation, at_one: _BatchOfOne,
         handles_batch = _a_weight_right(derivation, grads, d)
         if handles_batch or _batch_axis_kept(derivation, grads, d):
             if not handles_batch and caller.mean and _sums_of_samples(grads, summed(form), d.batch):
-                reason = ("its weight gradients are its per-sample results added up (where the "
-                          "loss needs their mean)")
+                reason = Text("sample.reason.sums")
             elif conventions.one_sample_names(caller.adapter.data_names):
                 names = ", ".join(n for n in caller.adapter.data_names
                                   if n in conventions.ONE_SAMPLE_NAMES)
-                reason = f"it names its data for one sample ({names})"
+                reason = Text("sample.reason.names", names=names)
             else:
                 return False
     caller.per_sample, caller.form = True, form
-    combined = "averaged (the loss is a mean over the batch)" if caller.mean else "summed"
-    one = "a batch of one" if form == conventions.SAMPLE_FORMS[0] else "plain vectors"
-    shapes = "every shape is right" if at_one.sample_form() else "it runs"
-    report.notes.append(
-        f"{caller.adapter.label} takes one sample: for a batch (N = {report.batches[0]}) {why}"
-        + (f" and {reason}" if reason else "")
-        + f", for one sample ({one}) {shapes}, so it is called once per sample and the results "
-        f"{combined}")
+    combined = Text("sample.averaged") if caller.mean else Text("sample.summed")
+    one = Text("sample.batch_of_one") if form == conventions.SAMPLE_FORMS[0] else Text("sample.vectors")
+    shapes = Text("sample.shapes_right") if at_one.sample_form() else Text("sample.runs")
+    why = Text("and", a=why, b=reason) if reason else why
+    report.notes.append(Text("note.one_sample", label=caller.adapter.label,
+                             batch=report.batches[0], why=why, one=one, shapes=shapes,
+                             combined=combined))
     return True
 
 
@@ -756,8 +775,7 @@ def _single_sample_hint(report: CheckReport, derivation: Derivation, at_one: _Ba
         except (TypeError, ValueError, AttributeError):
             continue
         if close(got, numpy_value(derivation, "d" + p.name, one.values["d" + p.name])):
-            p.diagnosis += ("; it is right for a batch of one, so the code is probably written for "
-                            "a single sample: check it with --batch 1")
+            p.diagnosis = Text("cat", a=p.diagnosis, b=Text("hint.batch_one"))
             p.facts = {}
 
 
@@ -790,17 +808,16 @@ def _failure_text(derivation, caller, name, exc, params, X, T, batch, rng, targe
     else:
         shapes = ", ".join(f"{k} {shape_text(v.shape)}" for k, v in [("X", X), ("T", T)]
                            + list(params.items()))
-        message = (f"{name} raised {calling.describe_exception(exc)} when called with {shapes} "
-                   f"(N = {batch})")
+        message = Text("error.raised", name=name, exception=calling.describe_exception(exc),
+                       shapes=shapes, batch=batch)
     if batch != 1:
         one = draw(derivation, 1, rng, targets)
         p1, x1, t1 = _inputs(derivation, one)
         try:
             caller(p1, x1, t1)
-            message += ("; it runs for a batch of one, so it is probably written for a single "
-                        "sample: check it with --batch 1")
+            message = Text("cat", a=message, b=Text("hint.runs_for_one"))
         except USER_FAILURES:
-            message += "; it fails for a batch of one too"
+            message = Text("cat", a=message, b=Text("hint.fails_for_one"))
     return message
 
 
@@ -813,7 +830,7 @@ def _judge(diagnoser: Diagnoser, grad_name: str, key: str, got: list, note: str 
     expected_shape = tuple(want[0].shape)
     if any(g is None or g.dtype == object for g in got):
         return ParamResult(key, False, None, None, expected_shape, None,
-                           f"{key}: not an array of numbers")
+                           Text("diag.not_numbers", key=key))
     got_shape = tuple(got[0].shape)
     abs_err = rel_err = None
     figures = [errors(g, w) for g, w in zip(got, want)]
@@ -834,31 +851,32 @@ def _judge(diagnoser: Diagnoser, grad_name: str, key: str, got: list, note: str 
                 diagnosis = None
             facts = {"two": True} if diagnosis else {}
         if diagnosis is None:
-            figs = "" if abs_err is None else f": max abs error {abs_err:.3g}, max rel error {rel_err:.3g}"
+            figs = "" if abs_err is None else Text("figs.errors", abs=abs_err, rel=rel_err)
             mismatch = next(((g.shape, w.shape, d.batch) for g, w, d
                              in zip(got, want, diagnoser.draws) if g.shape != w.shape), None)
             if mismatch is not None:
-                figs = (f": shape {shape_text(mismatch[0])} where {shape_text(mismatch[1])} "
-                        f"belongs (N = {mismatch[2]})") + figs
+                figs = Text("cat", a=Text("figs.shape", got=shape_text(mismatch[0]),
+                                          want=shape_text(mismatch[1]), batch=mismatch[2]), b=figs)
             worst = worst_element(grad_name, got, want, diagnoser.draws)
             if worst:
-                figs += f"; worst {worst}"
+                figs = Text("cat", a=figs, b=Text("figs.worst", worst=worst))
             where = confinement(grad_name, got, want)
             if where:
-                figs += f"; {where}"
-            diagnosis = f"{grad_name} (layer {_layer_of(grad_name)}): no simple cause found{figs}"
-            facts = {"plain": True}
+                figs = Text("cat", a=figs, b=Text("figs.where", where=where))
+            figures = Text("nocause.what", figs=figs)
+            diagnosis = Text("nocause", name=grad_name, layer=_layer_of(grad_name), figures=figures)
+            facts = {"plain": True, "figures": figures}
         result = ParamResult(key, False, abs_err, rel_err, expected_shape, got_shape, diagnosis,
                              facts)
     else:
         result = ParamResult(key, True, abs_err, rel_err, expected_shape, got_shape)
     if note:
         if result.ok:
-            result.diagnosis = f"{note} (the returned gradient itself is right)"
+            result.diagnosis = Text("diag.note_right", note=note)
         elif "returned it" in note or result.facts.get("plain"):
             result.diagnosis = note
         else:
-            result.diagnosis = f"{note}; also: {result.diagnosis}"
+            result.diagnosis = Text("diag.note_also", note=note, diagnosis=result.diagnosis)
         result.ok = False
         result.facts = {}
     return result
@@ -908,7 +926,7 @@ def _penalty(report: CheckReport, net: Network, diagnoser: Diagnoser, raw: dict,
     cause = _penalty_cause(net, c, settings)
     for k in weights:
         p = report.params[k]
-        added = f"d{k} has {c:.6g}·{k} added and the biases nothing: {cause}"
+        added = Text("penalty.added", key=k, c=c, cause=cause)
         if k in exact:
             p.diagnosis = added
         else:
@@ -916,7 +934,7 @@ def _penalty(report: CheckReport, net: Network, diagnoser: Diagnoser, raw: dict,
             text, _ = diagnoser.explain("d" + k, rest, diagnoser.roundoff_rtol("d" + k, raw[k][1]))
             if text is None:
                 continue
-            p.diagnosis = f"{added}; besides, {text}"
+            p.diagnosis = Text("penalty.besides", added=added, text=text)
         p.facts = {"penalty": c}
 
 
@@ -929,18 +947,12 @@ def _penalty_cause(net: Network, c: float, settings: dict) -> str:
             continue
         decay = name in _DECAY_NAMES
         if abs(value - l2) <= 1e-6 * abs(l2) and not decay:
-            return (f"an L2 penalty {l2:.6g}·ΣW² ({name} = {value:g}) in the code's loss, which "
-                    f"{net.loss} has not (the loss {net.loss}+l2@{l2:.6g} has it)")
+            return Text("penalty.l2", l2=l2, name=name, value=value, loss=net.loss)
         if abs(value - wd) <= 1e-6 * abs(wd):
-            return (f"weight decay {wd:.6g}, a penalty ({wd:.6g}/2)·ΣW² ({name} = {value:g}) in "
-                    f"the code's loss, which {net.loss} has not (the loss {net.loss}+wd@{wd:.6g} "
-                    f"has it)")
+            return Text("penalty.wd", wd=wd, name=name, value=value, loss=net.loss)
         if abs(value - l2) <= 1e-6 * abs(l2):
-            return (f"an L2 penalty {l2:.6g}·ΣW² ({name} = {value:g}) in the code's loss, which "
-                    f"{net.loss} has not (the loss {net.loss}+l2@{l2:.6g} has it)")
-    return (f"an L2 penalty {l2:.6g}·ΣW² or weight decay {wd:.6g} "
-            f"(({wd:.6g}/2)·ΣW²) in the code's loss, which {net.loss} has not (the losses "
-            f"{net.loss}+l2@{l2:.6g} and {net.loss}+wd@{wd:.6g} have it)")
+            return Text("penalty.l2", l2=l2, name=name, value=value, loss=net.loss)
+    return Text("penalty.either", l2=l2, wd=wd, loss=net.loss)
 
 
 def _other_loss(report: CheckReport, net: Network, diagnoser: Diagnoser, raw: dict) -> None:
@@ -976,11 +988,12 @@ def _other_loss(report: CheckReport, net: Network, diagnoser: Diagnoser, raw: di
         return
     L = net.depth
     spelled = " or ".join(_respelled(net, m) for m in matches)
-    report.notes.append(f"every gradient is right for {' or '.join(matches)}: your code computes "
-                        f"its δ{L}, not {net.loss}'s (check it as {spelled} if that is your loss)")
+    names = " or ".join(matches)
+    report.notes.append(Text("note.other_loss", losses=names, L=L, loss=net.loss, spelled=spelled))
     for k in wrong:
         p = report.params[k]
-        p.diagnosis += f"; right for {' or '.join(matches)} (check it as {spelled})"
+        p.diagnosis = Text("cat", a=p.diagnosis, b=Text("hint.other_loss", losses=names,
+                                                        spelled=spelled))
 
 
 def _compound(report: CheckReport, diagnoser: Diagnoser, raw: dict) -> None:
@@ -1038,7 +1051,7 @@ def worst_element(name: str, got: list, want: list, draws: list) -> str | None:
         return None
     _, index, g_value, w_value, batch = best
     where = ", ".join(str(int(i)) for i in index)
-    return f"{name}[{where}]: got {g_value:.6g}, expected {w_value:.6g} (N = {batch})"
+    return Text("worst", name=name, where=where, got=g_value, want=w_value, batch=batch)
 
 
 def _propagation(report: CheckReport, net: Network, at_one: _BatchOfOne | None = None,
@@ -1067,19 +1080,17 @@ def _propagation(report: CheckReport, net: Network, at_one: _BatchOfOne | None =
             right = [q.name for q in by_layer[l] if q.ok]
             if right and ("factor" in facts or facts.get("plain")):
                 # an error coming from above would change every gradient of the layer
-                own_text = (f"d{right[0]} of the same layer is right, so δ{l} is right and the "
-                            f"error is in d{p.name}'s own step from δ{l}, not in the layers above")
+                own_text = Text("prop.own_text", right=right[0], l=l, name=p.name)
                 if facts.get("plain"):
-                    figures = p.diagnosis.split(": ", 1)[1]
-                    p.diagnosis = f"d{p.name} (layer {l}) has an error of its own: {own_text} ({figures})"
+                    figures = facts.get("figures") or p.diagnosis.split(": ", 1)[1]
+                    p.diagnosis = Text("prop.own", name=p.name, l=l, own=own_text, figures=figures)
                 else:
-                    p.diagnosis += f"; {own_text}"
+                    p.diagnosis = Text("cat", a=p.diagnosis, b=Text("figs.where", where=own_text))
                 continue
             if "factor" in facts and str(facts["factor"]) in top_factors and l < top:
-                p.diagnosis += (f"; the same factor as layer {top}, so the error starts in layer "
-                                f"{top} (δ{top}) and propagates down")
+                p.diagnosis = Text("cat", a=p.diagnosis, b=Text("prop.same_factor", top=top))
             elif facts.get("plain") and p.got_shape == p.expected_shape:
-                figures = p.diagnosis.split(": ", 1)[1]
+                figures = facts.get("figures") or p.diagnosis.split(": ", 1)[1]
                 for j in (l, l + 1):
                     if j not in own:
                         own[j] = (at_one.own_step_right(j)
@@ -1091,12 +1102,11 @@ def _propagation(report: CheckReport, net: Network, at_one: _BatchOfOne | None =
                 if own[l].get(p.name) is False:
                     slip = at_one.own_slip(l, diagnoser) if diagnoser is not None else None
                     if slip:
-                        p.diagnosis = (f"d{p.name} (layer {l}) has two slips: the error starts in "
-                                       f"layer {top} above it and propagates down, and its own "
-                                       f"step from the δ{l + 1} the code used {slip} ({figures})")
+                        p.diagnosis = Text("prop.two", name=p.name, l=l, top=top, up=l + 1,
+                                           slip=slip, figures=figures)
                     else:
-                        p.diagnosis = (f"d{p.name} (layer {l}) has an error of its own: it does "
-                                       f"not follow from the δ{l + 1} the code used ({figures})")
+                        p.diagnosis = Text("prop.not_follow", name=p.name, l=l, up=l + 1,
+                                           figures=figures)
                     continue
                 if own[l].get(p.name):
                     origin = top
@@ -1106,13 +1116,10 @@ def _propagation(report: CheckReport, net: Network, at_one: _BatchOfOne | None =
                         if own[j].get(f"B{j}") is False:  # δ_j itself does not follow from δ_{j+1}
                             origin = j
                             break
-                    p.diagnosis = (f"d{p.name} (layer {l}) is wrong only because the error starts "
-                                   f"in layer {origin} and propagates down: its own step from "
-                                   f"δ{l + 1} is right ({figures})")
+                    p.diagnosis = Text("prop.inherited", name=p.name, l=l, origin=origin, up=l + 1,
+                                       figures=figures)
                 else:
-                    p.diagnosis = (f"d{p.name} (layer {l}) is wrong, and so is layer {top} above "
-                                   f"it: the error most likely starts in layer {top}, the top-most "
-                                   f"wrong layer, and propagates down to layer {l} ({figures})")
+                    p.diagnosis = Text("prop.likely", name=p.name, l=l, top=top, figures=figures)
 
 
 def _respelled(net: Network, loss: str) -> str:
@@ -1148,16 +1155,14 @@ def _convention(report: CheckReport, net: Network, diagnoser: Diagnoser, per_sam
             matches.append(other.name)
     text = results[0].facts["text"]
     if matches:
-        conclusion = (f"a loss convention: your code matches {' or '.join(matches)}, not "
-                      f"{net.loss} (check it as {' or '.join(_respelled(net, m) for m in matches)})")
+        conclusion = Text("convention.matches", losses=" or ".join(matches), loss=net.loss,
+                          spelled=" or ".join(_respelled(net, m) for m in matches))
     else:
-        conclusion = (f"it comes from δ{net.depth}, the loss's derivative: a loss convention "
-                      f"(your loss is scaled differently from {net.loss}) rather than a slip in "
-                      f"the backward pass")
-    sentence = f"every gradient is off by the same factor {text}: {conclusion}"
+        conclusion = Text("convention.scaled", L=net.depth, loss=net.loss)
+    sentence = Text("note.convention", text=text, conclusion=conclusion)
     for p in results:
-        p.diagnosis = (f"d{p.name} (layer {p.name[1:]}) is off by a factor of {text}, the same in "
-                       f"every layer: {conclusion}")
+        p.diagnosis = Text("convention.diag", name=p.name, layer=p.name[1:], text=text,
+                           conclusion=conclusion)
         p.facts = {}
     report.notes.append(sentence)
 
@@ -1165,17 +1170,20 @@ def _convention(report: CheckReport, net: Network, diagnoser: Diagnoser, per_sam
 # --------------------------------------------------------------------------- formulas
 
 
-def check_formula(net, text: str, batch: int | None = None, seed: int = 0) -> CheckReport:
-    """Judge one formula (``"dW2 = D2 @ R1.T"``) numerically and, on small networks, exactly.
+def check_formula(net, text: str, batch: int | None = None, seed: int = 0,
+                  lang: str = "en") -> CheckReport:
+    """Judge one formula (``"dW2 = D2 @ R1.T"``) numerically and, on small networks, exactly;
+    the report in `lang` ("en", "ko").
 
     Raises:
         formula.FormulaError: the text is outside the formula language (nothing was run).
     """
     net, capped = checked_network(_network(net))
+    catalogue(lang)
     parsed = formula_lang.parse(text, net)
     batches = _batches(batch)
     derivation, draws, diagnoser = _prepared(net, batches, seed)
-    report = CheckReport(net, parsed.text, batches)
+    report = CheckReport(net, parsed.text, batches, lang=lang)
     if capped:
         report.notes.append(capped)
     got = []
@@ -1184,15 +1192,15 @@ def check_formula(net, text: str, batch: int | None = None, seed: int = 0) -> Ch
         try:
             got.append(np.asarray(formula_lang.evaluate(parsed, env, d.batch, net), dtype=float))
         except formula_lang.FormulaShapeError as exc:
-            why = f"the shapes do not conform: {exc} (N = {d.batch})"
+            why = Text("formula.shapes", exc=str(exc), batch=d.batch)
         except Exception as exc:  # noqa: BLE001  # e.g. an overflow NumPy raises on
-            why = f"it cannot be evaluated: {type(exc).__name__}: {exc}"
+            why = Text("formula.eval", exc=f"{type(exc).__name__}: {exc}")
         else:
             continue
         want = numpy_value(derivation, parsed.lhs, d.values[parsed.lhs])
         report.params[parsed.lhs] = ParamResult(
             parsed.lhs, False, None, None, tuple(want.shape), None,
-            f"{parsed.lhs} (layer {parsed.layer}): {why}")
+            Text("formula.diag", lhs=parsed.lhs, layer=parsed.layer, why=why))
         return report
     result = _judge(diagnoser, parsed.lhs, parsed.lhs, got, None)
     if not result.ok and result.facts.get("plain"):
@@ -1200,21 +1208,19 @@ def check_formula(net, text: str, batch: int | None = None, seed: int = 0) -> Ch
         if slip:
             result.diagnosis = f"{parsed.lhs} (layer {parsed.layer}): {slip}"
     if result.ok and max(net.sizes) > EXACT_MAX_WIDTH:
-        report.notes.append(f"judged numerically only: exact judgement is for widths up to "
-                            f"{EXACT_MAX_WIDTH}")
+        report.notes.append(Text("formula.numeric_only", width=EXACT_MAX_WIDTH))
     elif result.ok:
         try:
             mismatch = _exact_mismatch(derivation, parsed, seed)
         except _ExactUnavailable as exc:
-            report.notes.append(f"judged numerically only: the exact evaluation failed ({exc})")
+            report.notes.append(Text("formula.exact_failed", exc=str(exc)))
         else:
             if mismatch:
                 result.ok = False
-                result.diagnosis = (f"{parsed.lhs} (layer {parsed.layer}) agrees numerically but "
-                                    f"not exactly: {mismatch}")
+                result.diagnosis = Text("formula.not_exact", lhs=parsed.lhs, layer=parsed.layer,
+                                        mismatch=mismatch)
             else:
-                report.notes.append(f"{parsed.lhs} is also exactly equal to the derivation's "
-                                    f"(exact point, N = 2)")
+                report.notes.append(Text("formula.exact", lhs=parsed.lhs))
     report.params[parsed.lhs] = result
     return report
 

@@ -62,15 +62,19 @@ class Net:
         return verification.verify(self.spec, max_width=max_width, batch=batch, points=points, seed=seed)
 
     def check(self, func, batch: int | None = None, targets: str = "soft", timeout: float = 60,
-              seed: int = 0) -> judge.CheckReport:
+              seed: int = 0, lang: str = "en") -> judge.CheckReport:
         """Judge a hand-written backward pass: ``"FILE:FUNC"`` (run in an isolated worker, as
         `gradscribe check --python` does, stopped after `timeout` seconds) or a callable
-        (called in this process). See `gradscribe.check.judge.check_function`."""
-        return judge.check_function(self.spec, func, batch=batch, seed=seed, targets=targets, timeout=timeout)
+        (called in this process); the report in `lang` ("en", "ko"). See
+        `gradscribe.check.judge.check_function`."""
+        return judge.check_function(self.spec, func, batch=batch, seed=seed, targets=targets,
+                                    timeout=timeout, lang=lang)
 
-    def check_formula(self, text: str, batch: int | None = None, seed: int = 0) -> judge.CheckReport:
-        """Judge one formula, ``"dW2 = D2 @ R1.T"``, written as NumPy code would write it."""
-        return judge.check_formula(self.spec, text, batch=batch, seed=seed)
+    def check_formula(self, text: str, batch: int | None = None, seed: int = 0,
+                      lang: str = "en") -> judge.CheckReport:
+        """Judge one formula, ``"dW2 = D2 @ R1.T"``, written as NumPy code would write it; the
+        report in `lang` ("en", "ko")."""
+        return judge.check_formula(self.spec, text, batch=batch, seed=seed, lang=lang)
 
     def _repr_markdown_(self) -> str:
         return self.markdown()

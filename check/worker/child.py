@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 from .. import calling, conventions
+from ..messages import Text
 from . import wire
 
 #: Largest request the worker reads (the parent's draws are bounded far below this).
@@ -191,6 +192,12 @@ def load(path_text: str, name: str, net):
             f"{calling.describe_exception(exc)}") from None
 
 
+def _wire(text):
+    """A catalogue sentence as it crosses to the parent (which checks it renders the English
+    it came with), or None."""
+    return text.to_wire() if isinstance(text, Text) else None
+
+
 def serve(fd_in: int, fd_out: int, adapter) -> None:
     """Answer call requests until the parent says stop or closes the pipe."""
     while True:
@@ -214,6 +221,7 @@ def serve(fd_in: int, fd_out: int, adapter) -> None:
             message = wire.encode({
                 "kind": "outcome", "failure": outcome.failure, "raised": outcome.raised,
                 "bad": outcome.bad, "notes": outcome.notes, "replaced": outcome.replaced,
+                "texts": [_wire(n) for n in outcome.notes], "failure_text": _wire(outcome.failure),
                 "reshaped": [k for k, v in outcome.modified.items() if v is None],
                 "aliases": outcome.aliases, "dtypes": outcome.dtypes,
             }, sent)
@@ -244,6 +252,7 @@ def run(fd_in: int, fd_out: int, path_text: str, name: str, megabytes: int, net)
         return 0
     _send(fd_out, {"kind": "ready", "name": adapter.label,
                    "notes": [calling.safe_text(n, 500) for n in adapter.notes],
+                   "texts": [_wire(n) for n in adapter.notes],
                    "data_names": list(adapter.data_names),
                    "settings": {calling.safe_text(k, 50): v
                                 for k, v in list(adapter.settings.items())[:10]}})

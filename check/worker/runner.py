@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import calling, conventions
+from ..messages import Text, from_wire
 from . import wire
 
 DEFAULT_TIMEOUT = 60.0  # seconds, for FUNC's import and all its calls together
@@ -152,7 +153,7 @@ class WorkerAdapter:
             self.close()
             raise conventions.CallingError(f"importing '{self.path}' disturbed the checker's worker")
         self.label = self.name = header["name"][:100] or self.name
-        self.notes = [n[:500] for n in notes[:20]]
+        self.notes = _texts(notes[:20], header.get("texts"), 500)
         self.data_names = tuple(n[:50] for n in names[:4])
         settings = header.get("settings", {})
         if isinstance(settings, dict):
@@ -216,9 +217,9 @@ class WorkerAdapter:
             self._transmit(wire.encode({"kind": "call", "batch": int(self.batch_of(X))}, arrays))
             header, sent = self._receive()
         except _Ended as ended:
-            why = ended.why + (" instead of returning" if ended.why.startswith("ended") else "")
-            raise FuncFailed(self._give_up(f"{self.label} {why} (N = {self.batch_of(X)})"),
-                             raised=False) from None
+            why = Text("worker.instead", why=ended.why) if ended.why.startswith("ended") else ended.why
+            raise FuncFailed(self._give_up(Text("worker.failed", label=self.label, why=why,
+                                                batch=self.batch_of(X))), raised=False) from None
         outcome = _outcome(header, sent, params)
         if outcome is None:
             raise FuncFailed(self._give_up(f"{self.label} disturbed the checker's worker: it "
@@ -304,7 +305,7 @@ class WorkerAdapter:
 
     def _timed_out(self) -> str:
         self._kill()
-        return f"did not finish within the time limit of {self.timeout:g} s (--timeout), so it was stopped"
+        return Text("worker.timeout", timeout=self.timeout)
 
     def _ended(self) -> str:
         try:
@@ -317,8 +318,8 @@ class WorkerAdapter:
                 name = signal.Signals(-code).name
             except ValueError:
                 name = f"signal {-code}"
-            return f"ended its process with {name}"
-        return f"ended its process (exit status {code})"
+            return Text("worker.signal", name=name)
+        return Text("worker.exit", code=code)
 
 
 class _Forked:
@@ -434,10 +435,19 @@ def _outcome(header: dict, sent: dict, params: dict) -> calling.Outcome | None:
     for k, v in dtypes.items():  # float32 results judged at float32's precision
         grads[k] = grads[k].astype(v)
     return calling.Outcome(
-        failure=None if failure is None else failure[:1000],
+        failure=None if failure is None else _texts([failure[:1000]], [header.get("failure_text")],
+                                                    1000)[0],
         grads=grads, raised=raised,
         bad={k[:100]: v[:500] for k, v in bad.items()},
         modified=modified, replaced=list(replaced),
         aliases={k[:100]: v for k, v in aliases.items()},
-        notes=[n[:500] for n in notes[:20]],
+        notes=_texts(notes[:20], header.get("texts"), 500),
     )
+
+
+def _texts(english: list, texts, limit: int) -> list:
+    """The worker's sentences, each the catalogue's `Text` where what it sent alongside renders
+    exactly the English sent (else the English, cut at `limit`)."""
+    texts = texts if isinstance(texts, list) and len(texts) >= len(english) else [None] * len(english)
+    return [from_wire(e[:limit], t) if t is not None and len(e) <= limit else e[:limit]
+            for e, t in zip(english, texts)]

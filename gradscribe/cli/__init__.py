@@ -80,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="for layer:... checks: the forward function paired with the backward "
                    "(default: NAME_forward of the same file)")
     p.add_argument("--batch", type=int, default=None, help="the batch size the checker draws")
+    p.add_argument("--lang", choices=("en", "ko"), default="en",
+                   help="language of the verdicts, diagnoses and notes")
     p.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
                    help="stop FUNC after this many seconds in all, its import included "
                    "(default 60); FUNC runs in a separate worker process")

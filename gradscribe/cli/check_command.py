@@ -1,4 +1,4 @@
-"""`gradscribe check NET (--python FILE:FUNC | --formula STR) [--batch N] [--targets T] [--json]`.
+"""`gradscribe check NET (--python FILE:FUNC | --formula STR) [--batch N] [--targets T] [--lang L] [--json]`.
 
 Exit 0 when every judged gradient is right, 1 otherwise, 2 for bad input: a missing FILE or
 FUNC, a FUNC that is not callable or cannot be called as `conventions` describes (a class that
@@ -36,7 +36,7 @@ def run_check(args) -> int:
         raise UsageError("--targets is for --python")
     if args.formula is not None:
         try:
-            report = judge.check_formula(net, args.formula, batch=args.batch)
+            report = judge.check_formula(net, args.formula, batch=args.batch, lang=args.lang)
         except FormulaError as exc:
             raise UsageError(f"--formula: {exc}") from None
     else:
@@ -46,7 +46,8 @@ def run_check(args) -> int:
             raise UsageError(str(exc)) from None
         try:
             report = judge.check_function(net, args.python, batch=args.batch, targets=args.targets,
-                                          timeout=args.timeout, memory_mb=args.memory)
+                                          timeout=args.timeout, memory_mb=args.memory,
+                                          lang=args.lang)
         except conventions.CallingError as exc:
             raise UsageError(f"--python: {exc}") from None
         if report.output:
