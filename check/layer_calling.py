@@ -27,6 +27,7 @@ import numpy as np
 
 from . import calling
 from .conventions import CallingError
+from .messages import Text
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ class Target:
             raise CallingError(f"no forward function '{fname}' to pair with {self.label} "
                                "(name it with --forward FILE:FUNC)")
         self.forward = forward
-        self.notes.append(f"{self.label} paired with {fname}")
+        self.notes.append(Text("layer.note.paired", label=self.label, forward=fname))
 
     # ------------------------------------------------------------------ calls
     def run(self, arrays: dict, mode: dict) -> dict:
@@ -156,9 +157,9 @@ class Target:
                 if hasattr(layer, attr):
                     result[name] = getattr(layer, attr)
                     break
-        self.notes = [f"{self.label}: gradients read from "
-                      + ", ".join(next((a for a in _GRAD_ATTRS[n] if hasattr(layer, a)), n)
-                                  for n in job.grads[1:])] if job.grads[1:] else []
+        attrs = ", ".join(next((a for a in _GRAD_ATTRS[n] if hasattr(layer, a)), n)
+                          for n in job.grads[1:])
+        self.notes = [Text("layer.note.attributes", label=self.label, attrs=attrs)] if attrs else []
         return result
 
 
@@ -306,7 +307,8 @@ def collect(target: Target, arrays: dict, mode: dict) -> calling.Outcome:
         outcome.failure = calling.safe_text(exc, 500)
         return outcome
     except BaseException as exc:  # noqa: BLE001  # the user's code: any failure is a finding
-        outcome.failure = f"{target.label} raised {calling.describe_exception(exc)}"
+        outcome.failure = Text("layer.raised", label=target.label,
+                               exception=calling.describe_exception(exc))
         outcome.raised = True
         return outcome
     for key, value in result.items():
@@ -320,6 +322,6 @@ def collect(target: Target, arrays: dict, mode: dict) -> calling.Outcome:
         outcome.grads[key] = array
     for key, before in originals.items():
         if key in ("x", "dout") and not np.array_equal(before, arrays[key]):
-            outcome.notes.append(f"{target.label} modified {key} in place")
+            outcome.notes.append(Text("layer.note.modified", label=target.label, name=key))
     outcome.notes = target.notes + outcome.notes
     return outcome

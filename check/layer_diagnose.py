@@ -16,17 +16,18 @@ import numpy as np
 from ..derive.evaluate import NumpyBackend, evaluate
 from ..derive.layers import LayerDerivation
 from .diagnose import close, shape_text
+from .messages import Text
 
 #: Factors a gradient may be off by, in the batch size N and the width C: (value, words).
 _FACTORS = (
-    (lambda n, c: n, "N: it is not divided by the batch size N"),
-    (lambda n, c: 1 / n, "1/N: it is divided by the batch size N once too often"),
-    (lambda n, c: c, "C: it is not divided by the number of units C"),
-    (lambda n, c: 1 / c, "1/C: it is divided by the number of units C, which the loss does not"),
-    (lambda n, c: n * c, "N·C: it is not divided by the N·C entries the loss averages over"),
-    (lambda n, c: 1 / (n * c), "1/(N·C): it is divided by the N·C entries once too often"),
-    (lambda n, c: -1.0, "−1: its sign is flipped"),
-    (lambda n, c: 2.0, "2"),
+    (lambda n, c: n, "layer.factor.n"),
+    (lambda n, c: 1 / n, "layer.factor.over_n"),
+    (lambda n, c: c, "layer.factor.c"),
+    (lambda n, c: 1 / c, "layer.factor.over_c"),
+    (lambda n, c: n * c, "layer.factor.nc"),
+    (lambda n, c: 1 / (n * c), "layer.factor.over_nc"),
+    (lambda n, c: -1.0, "layer.factor.sign"),
+    (lambda n, c: 2.0, "2"),  # a number reads the same in every language
     (lambda n, c: 0.5, "1/2"),
 )
 
@@ -36,7 +37,7 @@ def explain(derivation: LayerDerivation, draws: list, name: str, got: list, want
     """One sentence for a wrong gradient `name`, or None when no modelled slip reproduces it."""
     got = [np.asarray(g, dtype=float) for g in got]
     if not all(np.all(np.isfinite(g)) for g in got):
-        return f"{name} contains NaN or infinite values"
+        return Text("layer.nan", name=name)
 
     def matches(values) -> bool:
         return all(v is not None and close(g, np.asarray(v, float), rtol)
@@ -48,18 +49,18 @@ def explain(derivation: LayerDerivation, draws: list, name: str, got: list, want
         if found:
             return found
     elif want[0].ndim == 2 and want[0].shape[0] == want[0].shape[1] and matches([w.T for w in want]):
-        return f"{name} is transposed: it holds the values of {name}.T"
+        return Text("layer.transposed_square", name=name)
     for sentence, values in _slips(derivation, draws, name):
         try:
             if matches(values):
-                return f"{name}: {sentence}"
+                return Text("diag.slip", name=name, slip=sentence)
         except (ValueError, TypeError):
             continue
     factor = _factor(derivation, draws, got, want, rtol) if same else None
-    if factor and factor.startswith("1/N:") and name in ("db", "dgamma", "dbeta"):
-        factor = "1/N: it is the mean over the batch, where the sum belongs"
+    if isinstance(factor, Text) and factor.key == "layer.factor.over_n" and name in ("db", "dgamma", "dbeta"):
+        factor = Text("layer.factor.mean")
     if factor:
-        return f"{name} is off by a factor of {factor}"
+        return Text("layer.factor", name=name, factor=factor)
     return None
 
 
@@ -83,35 +84,31 @@ def _shape_slip(derivation: LayerDerivation, draws, name, got, want, matches, rt
         if all(close(g.reshape(w.shape), w, rtol) for g, w in zip(got, want)):
             g, w, d = next((g, w, d) for g, w, d in zip(got, want, draws) if g.shape != w.shape)
             if w.ndim > 2 and name == "dx":
-                return (f"dx is not reshaped: it has shape {shape_text(g.shape)}, the flattened "
-                        f"x, where x's shape {shape_text(w.shape)} belongs (return "
-                        f"dx.reshape(x.shape)) (N = {d.batch})")
+                return Text("layer.not_reshaped", got=shape_text(g.shape), want=shape_text(w.shape),
+                            batch=d.batch)
             if g.ndim == 2 and w.ndim == 2 and all(
                     close(g, w.T, rtol) for g, w in zip(got, want)) and g.shape != w.shape:
                 return _transposed(name, got, want)
-            return (f"{name} has the right values in shape {shape_text(g.shape)} where "
-                    f"{shape_text(w.shape)} belongs (N = {d.batch})")
+            return Text("layer.reshaped", name=name, got=shape_text(g.shape),
+                        want=shape_text(w.shape), batch=d.batch)
     if all(g.ndim == 2 and w.ndim == 2 and close(g, w.T, rtol) for g, w in zip(got, want)):
         return _transposed(name, got, want)
     summands = [_summand(derivation, d, name) for d in draws]
     if summands[0] is not None:
         what = {"db": "dout", "dbeta": "dout", "dgamma": "dout ⊙ x̂"}[name]
         if matches(summands):
-            return (f"{name} is not summed over the batch: it is {what} itself, shape "
-                    f"{shape_text(got[0].shape)}; {name} sums {what} over the N samples "
-                    f"(axis {batch_axis})")
+            return Text("layer.not_summed", name=name, what=what, got=shape_text(got[0].shape),
+                        axis=batch_axis)
         if matches([s.sum(axis=unit_axis) for s in summands]):
-            return (f"{name} is summed over the wrong axis: over the units (axis {unit_axis}), "
-                    f"not over the batch (axis {batch_axis})")
+            return Text("layer.wrong_axis", name=name, units=unit_axis, batch=batch_axis)
         if matches([s.sum() for s in summands]):
-            return f"{name} is summed over every entry (one number), not over the batch only"
+            return Text("layer.summed_all", name=name)
     return None
 
 
 def _transposed(name, got, want) -> str:
-    return (f"{name} is transposed: it has shape {shape_text(got[0].shape)} and holds "
-            f"{name}.T, where {shape_text(want[0].shape)} belongs"
-            + (" (dw = xᵀ dout in the row layout, not doutᵀ x)" if name == "dw" else ""))
+    return Text("layer.transposed.dw" if name == "dw" else "layer.transposed", name=name,
+                got=shape_text(got[0].shape), want=shape_text(want[0].shape))
 
 
 # --------------------------------------------------------------------------- factors
@@ -129,11 +126,11 @@ def _factor(derivation: LayerDerivation, draws, got, want, rtol) -> str | None:
             return None
         ratios.append(c)
     width = derivation.spec.width_in
-    for value, words in _FACTORS:
+    for value, key in _FACTORS:
         if all(abs(c - value(d.batch, width)) <= 1e-6 * abs(c) for c, d in zip(ratios, draws)):
-            return words
+            return Text(key) if key.startswith("layer.") else key
     if all(abs(c - ratios[0]) <= 1e-6 * abs(c) for c in ratios):
-        return f"{ratios[0]:.6g}"
+        return f"{ratios[0]:.6g}"  # a plain number reads the same in every language
     return None
 
 
@@ -148,7 +145,7 @@ def _slips(derivation: LayerDerivation, draws, name: str):
     elif family == "dropout":
         yield from _dropout_slips(derivation, draws)
     elif family == "affine" and name == "dx":
-        yield ("it uses w where wᵀ belongs (dx = dout wᵀ)",
+        yield (Text("layer.slip.w"),
                [_shaped(d, d.values["dout"] @ d.values["w"]) for d in draws])
     elif family == "batchnorm":
         yield from _batchnorm_slips(derivation, draws, name)
@@ -165,10 +162,9 @@ def _activation_slips(derivation, draws):
     act = spec.kind.activation
     backend = NumpyBackend()
     relu_like = act.name in ("relu", "leaky_relu", "elu", "step")
-    missing = ("the mask (x > 0) is missing: dx is dout passed through, as with a mask that holds "
-               "everywhere (out >= 0)") if relu_like else "f'(x) is missing: dx is dout passed through"
+    missing = Text("layer.slip.mask_missing" if relu_like else "layer.slip.prime_missing")
     yield missing, [d.values["dout"] for d in draws]
-    yield ("it is f'(x) alone: not multiplied by dout",
+    yield (Text("layer.slip.prime_alone"),
            [backend.prime(act, spec.alpha, d.values["x"], d.values["out"]) for d in draws])
     if act.derivative.free_symbols:
         at_out = []
@@ -176,15 +172,15 @@ def _activation_slips(derivation, draws):
             out = d.values["out"]
             at_out.append(d.values["dout"] * backend.prime(act, spec.alpha, out,
                                                            backend.apply(act, spec.alpha, out, 1)))
-        yield ("f' is evaluated at the output out instead of the input x", at_out)
+        yield Text("layer.slip.at_out"), at_out
         from ..derive import activations
 
         if act.derivative.has(activations.r):
-            written = {"sigmoid": "r(1 − r)", "tanh": "1 − r²"}.get(act.name, "f' in terms of r")
-            yield (f"{written} is written in terms of the output r = out but applied to x",
+            written = {"sigmoid": "r(1 − r)", "tanh": "1 − r²"}.get(act.name, Text("layer.slip.r_form"))
+            yield (Text("layer.slip.r_on_x", written=written),
                    [d.values["dout"] * backend.prime(act, spec.alpha, d.values["x"], d.values["x"])
                     for d in draws])
-    yield ("the mask is taken from dout (dout > 0) instead of from the input x",
+    yield (Text("layer.slip.dout_mask"),
            [d.values["dout"] * (d.values["dout"] > 0) for d in draws])
 
 
@@ -197,19 +193,17 @@ def _dropout_slips(derivation, draws):
     def shaped(values):
         return [np.asarray(v, float) for v in values]
 
-    yield ("it is dout itself: neither masked nor scaled (dx = dout ⊙ the forward's mask)",
+    yield (Text("layer.slip.dropout_none"),
            shaped(d.values["dout"] for d in draws))
     if abs(scale - 1) > 1e-9:
-        yield (f"it is scaled by {scale:.6g} but not masked: the dropped units pass dout",
+        yield (Text("layer.slip.dropout_unmasked", scale=f"{scale:.6g}"),
                shaped(d.values["dout"] * scale for d in draws))
-        yield (f"it is masked but not scaled: the forward scaled the kept units by {scale:.6g}, "
-               "so the backward must too (dx = dout ⊙ mask / (1 − p))",
+        yield (Text("layer.slip.dropout_unscaled", scale=f"{scale:.6g}"),
                shaped(d.values["dout"] * (f != 0) for d, f in zip(draws, factors)))
-        yield ("it is scaled twice: the mask already holds 1 / (1 − p)",
+        yield (Text("layer.slip.dropout_twice"),
                shaped(d.values["dout"] * f * scale for d, f in zip(draws, factors)))
     else:
-        yield (f"it is scaled by 1 / (1 − p) = {1 / keep:.6g}, but the forward did not scale "
-               "(it scales at test time instead)",
+        yield (Text("layer.slip.dropout_extra", scale=f"{1 / keep:.6g}"),
                shaped(d.values["dout"] * f / keep for d, f in zip(draws, factors)))
 
 
@@ -234,19 +228,17 @@ def _batchnorm_slips(derivation, draws, name):
             env["gamma"] = np.ones_like(np.asarray(d.values["gamma"], float))
             no_gamma.append(evaluate(derivation.equation("dx").rhs, _with(derivation, env, d), d.batch,
                                      NumpyBackend()))
-        yield "it is missing γ (the gradient at x̂ is dout ⊙ γ, not dout)", no_gamma
+        yield Text("layer.slip.bn_gamma"), no_gamma
         naive = [np.asarray(d.values["gamma"], float) * stats(d)[2] * d.values["dout"] for d in draws]
-        yield ("it is γ/σ · dout alone: the terms through the batch's mean and variance are "
-               "missing (the naive dx)", naive)
-        yield ("it is dout/σ alone: γ and the terms through the batch's mean and variance are "
-               "missing", [stats(d)[2] * d.values["dout"] for d in draws])
+        yield Text("layer.slip.bn_naive"), naive
+        yield Text("layer.slip.bn_naive_gamma"), [stats(d)[2] * d.values["dout"] for d in draws]
     elif name == "dgamma":
-        yield ("it sums dout ⊙ x, where the normalised x̂ belongs",
+        yield (Text("layer.slip.bn_dgamma_x"),
                [vector(d, (d.values["dout"] * stats(d)[0]).sum(axis=axis)) for d in draws])
-        yield ("it is dbeta's value, the sum of dout (γ's gradient sums dout ⊙ x̂)",
+        yield (Text("layer.slip.bn_dgamma_dbeta"),
                [vector(d, np.asarray(d.values["dout"], float).sum(axis=axis)) for d in draws])
     elif name == "dbeta":
-        yield ("it is dgamma's value, the sum of dout ⊙ x̂ (β's gradient sums dout)",
+        yield (Text("layer.slip.bn_dbeta_dgamma"),
                [vector(d, (np.asarray(d.values["dout"], float) * d.values["xhat"]).sum(axis=axis))
                 for d in draws])
 
@@ -264,7 +256,6 @@ def _with(derivation, env, d):
 
 def _loss_slips(derivation, draws):
     spec = derivation.spec
-    record = spec.kind.loss
     act = spec.kind.activation
     coeff = derivation.equation("dx").rhs
     if "p" in derivation.symbols:
@@ -273,11 +264,10 @@ def _loss_slips(derivation, draws):
             env = dict(d.values)
             env["p"] = env["x"]
             scores.append(evaluate(coeff, env, d.batch, NumpyBackend()))
-        yield (f"it uses the scores x where the probabilities {act.name}(x) belong", scores)
+        yield Text("layer.slip.scores", act=act.name), scores
     no_targets = []
     for d in draws:
         env = dict(d.values)
         env["t"] = np.zeros_like(np.asarray(env["t"], float))
         no_targets.append(evaluate(coeff, env, d.batch, NumpyBackend()))
-    yield ("the targets are not subtracted (dx = c (p − t))"
-           if record.fused else "the targets are not subtracted", no_targets)
+    yield Text("layer.slip.no_targets"), no_targets

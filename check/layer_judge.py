@@ -30,6 +30,7 @@ from . import calling, conventions
 from .diagnose import RTOL, close, errors, precision_of, shape_text
 from .judge import CheckReport, ParamResult, worst_element
 from .layer_calling import LayerJob
+from .messages import Text
 from .worker import runner, wire
 
 DEFAULT_BATCHES = (3, 5, 4)
@@ -53,12 +54,14 @@ class LayerWorker(runner.WorkerAdapter):
         self.ready()
         if self.fatal:
             raise runner.FuncFailed(self._failure, raised=False)
+        self.batch = int(np.shape(arrays["x"])[1 if self.batch_axis == 1 else 0])
         try:
             self._transmit(wire.encode({"kind": "call"}, arrays))
             header, sent = self._receive()
         except runner._Ended as ended:
-            why = ended.why + (" instead of returning" if ended.why.startswith("ended") else "")
-            raise runner.FuncFailed(self._give_up(f"{self.label} {why}"), raised=False) from None
+            why = Text("worker.instead", why=ended.why) if ended.why.startswith("ended") else ended.why
+            raise runner.FuncFailed(self._give_up(Text("worker.failed", label=self.label, why=why,
+                                                       batch=self.batch)), raised=False) from None
         outcome = runner._outcome(header, sent, {})
         if outcome is None:
             raise runner.FuncFailed(self._give_up(f"{self.label} disturbed the checker's worker: "
@@ -192,16 +195,17 @@ def _complete(derivation: LayerDerivation, d: LayerDraw, got: dict) -> str | Non
     env = dict(d.env)
     out = got.get("out")
     if family in ("dropout", "batchnorm"):
-        if out is None or out.size != d.env["x"].size:
-            shown = "nothing" if out is None else f"shape {shape_text(out.shape)}"
-            return f"its forward returned {shown} as out, not an array shaped like x"
+        if out is None:
+            return Text("layer.error.no_out")
+        if out.size != d.env["x"].size:
+            return Text("layer.error.out_shape", shape=shape_text(out.shape))
         if family == "dropout":
             mask = read_mask(d, out)
             env["mask"] = mask * (1 - float(spec.p))  # the derivation scales by 1 / (1 - p)
         else:
             eps = read_eps(d, out, spec.layout == "column")
             if eps is None:
-                return "its forward's output is not a batch norm of x (no ε fits it)"
+                return Text("layer.error.no_eps")
             env["epsilon"] = eps
             d.notes.append(eps)
     values = dict(env)
@@ -228,7 +232,8 @@ def expected(derivation: LayerDerivation, d: LayerDraw, name: str) -> np.ndarray
 
 def check_layer(spec, func: str, forward: str | None = None, batch: int | None = None,
                 targets: str | None = None, timeout: float = runner.DEFAULT_TIMEOUT,
-                memory_mb: int = runner.DEFAULT_MEMORY_MB, seed: int = 0) -> CheckReport:
+                memory_mb: int = runner.DEFAULT_MEMORY_MB, seed: int = 0,
+                lang: str = "en") -> CheckReport:
     """Judge one layer's code, ``"FILE:NAME"``, against the layer's derivation.
 
     Args:
@@ -240,6 +245,7 @@ def check_layer(spec, func: str, forward: str | None = None, batch: int | None =
         targets: for softmax_cross_entropy: "labels" or "onehot" (default: labels, then one-hot
             if the code fails on labels).
         timeout, memory_mb: the worker's limits.
+        lang: the language of the report's verdicts, diagnoses and notes ("en", "ko").
 
     Raises:
         conventions.CallingError: FILE or NAME cannot be found, imported or called.
@@ -260,6 +266,7 @@ def check_layer(spec, func: str, forward: str | None = None, batch: int | None =
     finally:
         worker.close()
     report.output = worker.output
+    report.lang = lang
     return report
 
 
@@ -290,8 +297,7 @@ def _check(derivation: LayerDerivation, worker: LayerWorker, batches, seed, targ
             retry = None
             if index == 1 and d.arrays["x"].ndim > 2:  # code for 2-D x only
                 retry = draw(derivation, n, rng, targets=label_form)
-                note = (f"{worker.label} does not take x of shape {shape_text(d.arrays['x'].shape)} "
-                        "(N-D, flattened by affine layers that take images): judged on 2-D x")
+                note = Text("layer.note.nd", label=worker.label, shape=shape_text(d.arrays["x"].shape))
             if retry is not None:
                 second, why = _call(worker, retry)
                 if second is not None and not second.failure:
@@ -301,14 +307,14 @@ def _check(derivation: LayerDerivation, worker: LayerWorker, batches, seed, targ
             report.error = why
             return report
         if outcome.failure:
-            report.error = f"{outcome.failure} (N = {n})"
+            report.error = Text("layer.error.failure", failure=outcome.failure, batch=n)
             return report
         for note in outcome.notes:
             if note not in report.notes:
                 report.notes.append(note)
         trouble = _complete(derivation, d, outcome.grads)
         if trouble:
-            report.error = f"{worker.label}: {trouble} (N = {n})"
+            report.error = Text("layer.error.at", label=worker.label, why=trouble, batch=n)
             return report
         draws.append(d)
         results.append(outcome)
@@ -321,7 +327,7 @@ def _check(derivation: LayerDerivation, worker: LayerWorker, batches, seed, targ
                 bad = f"{name}: {outcome.bad[name]}"
                 break
             if name not in outcome.grads:
-                bad = None if name != "dx" else "dx: not returned"
+                bad = None if name != "dx" else Text("layer.not_returned", name=name)
                 got = None
                 break
             got.append(outcome.grads[name])
@@ -330,7 +336,7 @@ def _check(derivation: LayerDerivation, worker: LayerWorker, batches, seed, targ
             if worker.notes and "read from" in " ".join(worker.notes) or name != "dx":
                 report.params[name] = ParamResult(
                     name, False, None, None, tuple(want[0].shape), None,
-                    f"{name}: not returned and not kept as an attribute after backward")
+                    Text("layer.missing", name=name))
             continue
         if bad is not None:
             report.params[name] = ParamResult(name, False, None, None, tuple(want[0].shape), None, bad)
@@ -352,15 +358,14 @@ def _target_form(derivation: LayerDerivation, worker: LayerWorker, batch: int, s
             ran[form] = _definition_loss(derivation, d), outcome.grads.get("loss")
     label = worker.label
     if set(ran) == {"onehot"}:
-        return "onehot", f"{label} takes one-hot targets (it fails on integer labels)"
+        return "onehot", Text("layer.note.onehot_only", label=label)
     if set(ran) == {"labels", "onehot"}:
         right = [form for form, (want, got) in ran.items()
                  if got is not None and got.size == 1 and np.isclose(float(got.reshape(())), want,
                                                                      rtol=1e-4, atol=1e-9)]
         if right == ["onehot"]:
-            return "onehot", (f"{label} takes one-hot targets (its loss is the definition's with "
-                              "one-hot targets, not with integer labels)")
-    return "labels", f"{label} takes integer class labels y of shape (N,)"
+            return "onehot", Text("layer.note.onehot_loss", label=label)
+    return "labels", Text("layer.note.labels", label=label)
 
 
 def _definition_loss(derivation: LayerDerivation, d: LayerDraw) -> float:
@@ -396,15 +401,14 @@ def _conventions_notes(report: CheckReport, derivation: LayerDerivation, draws: 
         share = kept.size / factors.size if factors.size else 0.0
         del masks
         if abs(scale - 1) < 1e-6:
-            how = "a 0/1 mask, unscaled (scaled at test time instead)"
+            how = Text("layer.dropout.unscaled")
         else:
-            how = f"the kept units scaled by {scale:.6g} (inverted dropout)"
-        report.notes.append(f"dropout read from the forward's output (out / x): {how}; "
-                            f"{share:.0%} of the units kept")
+            how = Text("layer.dropout.inverted", scale=f"{scale:.6g}")
+        report.notes.append(Text("layer.note.dropout", how=how, share=f"{share:.0%}"))
     if spec.kind.family == "batchnorm":
         eps = [n for d in draws for n in d.notes if isinstance(n, float)]
         if eps:
-            report.notes.append(f"batch norm's ε read from the forward's output: {np.median(eps):.3g}")
+            report.notes.append(Text("layer.note.eps", eps=f"{np.median(eps):.3g}"))
 
 
 def _loss_note(report: CheckReport, derivation: LayerDerivation, draws: list, results: list) -> None:
@@ -417,8 +421,8 @@ def _loss_note(report: CheckReport, derivation: LayerDerivation, draws: list, re
             return
         want = _definition_loss(derivation, d)
         if not np.isclose(float(got.reshape(())), want, rtol=1e-4, atol=1e-9):
-            report.notes.append(f"the loss it returned is {float(got.reshape(())):.6g}, the "
-                                f"definition gives {want:.6g} (N = {d.batch}); dx is judged apart")
+            report.notes.append(Text("layer.note.loss", got=f"{float(got.reshape(())):.6g}",
+                                     want=f"{want:.6g}", batch=d.batch))
             return
 
 
@@ -474,16 +478,17 @@ def judge(derivation: LayerDerivation, draws: list, name: str, got: list, want: 
     except Exception:  # noqa: BLE001  # a candidate that cannot be evaluated must not hide the verdict
         diagnosis = None
     if diagnosis is None:
-        diagnosis = f"{name}: no simple cause found"
+        diagnosis = Text("layer.no_cause", name=name)
         mismatch = next(((g.shape, w.shape, d.batch) for g, w, d in zip(got, want, draws)
                          if g.shape != w.shape), None)
         if mismatch is not None:
-            diagnosis += (f": shape {shape_text(mismatch[0])} where {shape_text(mismatch[1])} "
-                          f"belongs (N = {mismatch[2]})")
+            diagnosis = Text("layer.no_cause.shape", text=diagnosis, got=shape_text(mismatch[0]),
+                             want=shape_text(mismatch[1]), batch=mismatch[2])
         if abs_err is not None:
-            diagnosis += f"; max abs error {abs_err:.3g}, max rel error {rel_err:.3g}"
+            diagnosis = Text("layer.no_cause.figures", text=diagnosis, abs=f"{abs_err:.3g}",
+                             rel=f"{rel_err:.3g}")
     worst = (worst_element(name, got, want, draws)
              if all(g.shape == w.shape for g, w in zip(got, want)) else None)
     if worst and "worst" not in diagnosis:
-        diagnosis += f"; worst {worst}"
+        diagnosis = Text("layer.with_worst", text=diagnosis, worst=worst)
     return ParamResult(name, False, abs_err, rel_err, shape, got_shape, diagnosis)

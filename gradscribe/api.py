@@ -131,13 +131,13 @@ class LayerNet:
         return prove_layer(self.spec, max_width=max_width, batch=batch, points=points, seed=seed)
 
     def check(self, func: str, forward: str | None = None, batch: int | None = None,
-              targets: str | None = None, timeout: float = 60, seed: int = 0):
+              targets: str | None = None, timeout: float = 60, seed: int = 0, lang: str = "en"):
         """Judge a layer's backward code, ``"FILE:NAME"`` (run in the isolated worker, as
         `gradscribe check layer:... --python` does); see `gradscribe.check.layer_judge`."""
         from .check import layer_judge
 
         return layer_judge.check_layer(self.spec, func, forward=forward, batch=batch,
-                                       targets=targets, timeout=timeout, seed=seed)
+                                       targets=targets, timeout=timeout, seed=seed, lang=lang)
 
     def _repr_markdown_(self) -> str:
         return self.markdown()

@@ -300,3 +300,24 @@ def test_one_hot_only_code_that_runs_on_labels_is_read_as_one_hot(tmp_path):
     report = check_layer("layer:softmax_cross_entropy:3", f"{code}:softmax_loss", batch=3)
     assert report.ok, report.table()
     assert any("takes one-hot targets (its loss is the definition's" in n for n in report.notes)
+
+
+HANGUL = __import__("re").compile(r"[\uac00-\ud7a3]")
+
+
+@pytest.mark.parametrize("layer, name, grad", [(c[0], c[1], c[2]) for c in SLIP_CASES]
+                         + [("affine:6-3", "affine_not_reshaped", "dx")])
+def test_each_slip_is_named_in_korean(layer, name, grad):
+    report = check_layer(f"layer:{layer}", f"{SLIPS}:{name}", lang="ko")
+    data = report.to_json()
+    diagnosis = data["params"][grad]["diagnosis"]
+    assert HANGUL.search(diagnosis), diagnosis
+    english = check_layer(f"layer:{layer}", f"{SLIPS}:{name}").params[grad].diagnosis
+    assert diagnosis != english and str(report.params[grad].diagnosis) == english
+    assert all(HANGUL.search(n) for n in data.get("notes", []))
+
+
+def test_the_korean_table(cli):
+    status, out, err = cli("check", "layer:dropout@0.5:4", "--python", f"{BOOK}:Dropout",
+                           "--lang", "ko")
+    assert status == 0 and "모두 맞습니다" in out and "드롭아웃을 순방향 출력에서 읽었습니다" in out

@@ -22,6 +22,7 @@ from .child import (
     _import_path,
     _read_exact,
     _send,
+    _wire,
     _write,
     import_failure,
     limit_memory,
@@ -84,6 +85,7 @@ def serve(fd_in: int, fd_out: int, target: layer_calling.Target) -> None:
             message = wire.encode({
                 "kind": "outcome", "failure": outcome.failure, "raised": outcome.raised,
                 "bad": outcome.bad, "notes": [calling.safe_text(n, 500) for n in outcome.notes],
+                "texts": [_wire(n) for n in outcome.notes], "failure_text": _wire(outcome.failure),
                 "dtypes": outcome.dtypes, "replaced": [], "reshaped": [], "aliases": {},
             }, {"g:" + k: v for k, v in outcome.grads.items()})
         except BaseException as exc:  # noqa: BLE001  # e.g. MemoryError on huge returned arrays
@@ -106,7 +108,8 @@ def run(fd_in: int, fd_out: int, path_text: str, name: str, megabytes: int, job)
         _send(fd_out, {"kind": "load-error", "message": calling.safe_text(exc, 500)})
         return 0
     _send(fd_out, {"kind": "ready", "name": target.label,
-                   "notes": [calling.safe_text(n, 500) for n in target.notes], "data_names": []})
+                   "notes": [calling.safe_text(n, 500) for n in target.notes],
+                   "texts": [_wire(n) for n in target.notes], "data_names": []})
     serve(fd_in, fd_out, target)
     return 0
 

@@ -82,7 +82,8 @@ def _check_layer(layer: LayerSpec, args) -> int:
     try:
         report = layer_judge.check_layer(layer, args.python, forward=args.forward,
                                          batch=args.batch, targets=targets,
-                                         timeout=args.timeout, memory_mb=args.memory)
+                                         timeout=args.timeout, memory_mb=args.memory,
+                                         lang=args.lang)
     except conventions.CallingError as exc:
         raise UsageError(f"--python: {exc}") from None
     except ValueError as exc:
