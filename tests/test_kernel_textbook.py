@@ -71,6 +71,29 @@ NETS = nets()
 BATCH = 5
 
 
+def regularized() -> list[str]:
+    """Batch norm, dropout and the penalties (contract section 7) with every elementwise
+    activation, every loss, both layouts."""
+    outputs = [("identity", "mse"), ("tanh", "half_sse"), ("sigmoid", "sse"), ("softmax", "cross_entropy"),
+               ("sigmoid", "binary_cross_entropy"), ("softmax", "cross_entropy@sum"),
+               ("sigmoid", "binary_cross_entropy@sum")]
+    penalties = ["+wd@0.1", "+l2@0.05", ""]
+    out = []
+    for i, act in enumerate(ELEMENTWISE):
+        top, loss = outputs[i % len(outputs)]
+        bn_top = "bn+" if i % 3 == 0 else ""
+        layout = ("column", "row")[i % 2]
+        out.append(f"3-4-3-3:bn+{act}+dropout@0.5,bn@1e-7+{act}+dropout@0.25,{bn_top}{top}:"
+                   f"{loss}{penalties[i % 3]}:{layout}")
+    out += ["3-4-3:bn+relu,softmax:cross_entropy+wd@1e-4:row",
+            "3-4-3:tanh+dropout@0.5,identity:mse+l2@0.01:column",
+            "3-4-3:relu,identity:mse+wd@0.5:row"]
+    return out
+
+
+REGULARIZED = regularized()
+
+
 def load_net(text: str):
     return spec.parse_toml(text) if "\n" in text else spec.load(text)
 
@@ -85,6 +108,9 @@ def draw(net, seed: int):
         params[f"W{l}"] = rng.standard_normal((n_out, n_in) if column else (n_in, n_out))
         if net.has_bias(l):
             params[f"B{l}"] = 0.5 * rng.standard_normal((n_out, 1) if column else (n_out,))
+        if net.batch_norm(l):  # gamma away from 1, beta away from 0
+            params[f"gamma{l}"] = 1 + 0.4 * rng.standard_normal((n_out, 1) if column else (n_out,))
+            params[f"beta{l}"] = 0.4 * rng.standard_normal((n_out, 1) if column else (n_out,))
     X = rng.standard_normal((net.sizes[0], BATCH) if column else (BATCH, net.sizes[0]))
     shape = (net.sizes[-1], BATCH) if column else (BATCH, net.sizes[-1])
     if net.loss.startswith("cross_entropy"):
@@ -102,14 +128,20 @@ def rendered(tmp_path_factory):
     """Both styles of every net, with its inputs, in one folder (tests/textbook_libraries.py)."""
     folder = tmp_path_factory.mktemp("textbook")
     manifest = []
-    for i, text in enumerate(NETS + [NO_BIAS]):
+    for i, text in enumerate(NETS + [NO_BIAS] + REGULARIZED):
         net = load_net(text)
         (folder / f"fast_{i}.py").write_text(render_network(net), encoding="utf-8")
         (folder / f"textbook_{i}.py").write_text(render_network(net, "textbook"), encoding="utf-8")
         params, X, T = draw(net, seed=i)
-        np.savez(folder / f"data_{i}.npz", X=X, T=T, **{f"p_{k}": v for k, v in params.items()})
+        mask_rng = np.random.default_rng(100 + i)
+        masks = {m: (mask_rng.random((net.sizes[int(m[1:])], BATCH) if net.layout == "column"
+                                     else (BATCH, net.sizes[int(m[1:])])) < 0.6).astype(np.float64)
+                 for m in net.mask_names()}
+        np.savez(folder / f"data_{i}.npz", X=X, T=T, **{f"p_{k}": v for k, v in params.items()},
+                 **{f"m_{k}": v for k, v in masks.items()})
         manifest.append({"net": net.inline(), "fast": f"fast_{i}.py", "textbook": f"textbook_{i}.py",
-                         "data": f"data_{i}.npz"})
+                         "data": f"data_{i}.npz", "stateful": net.normalizes or net.drops,
+                         "penalty": net.penalty is not None, "running": net.normalizes})
     (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     return folder
 
@@ -133,7 +165,7 @@ def assert_within_rounding(records: list[dict]) -> None:
     bad = []
     for r in records:
         eps = float(np.finfo(r["dtype"]).eps)
-        if not r["error"] <= ROUNDINGS * eps or r["dtype_out"] != r["dtype"]:
+        if not r["error"] <= ROUNDINGS * eps or r["dtype_out"] != r["expect_dtype"]:
             bad.append(f"{r['library']} {r['dtype']} {r['net']}: {r['worst']} "
                        f"(relative error {r['error']:.3g}, bound {ROUNDINGS * eps:.3g}; dtype out {r['dtype_out']})")
     assert not bad, f"{len(bad)} of {len(records)} values differ from the fast kernel:\n" + "\n".join(bad[:10])
@@ -144,7 +176,7 @@ def test_same_loss_and_gradients_as_the_fast_kernel(rendered, library):
     if library != "numpy":
         require(library)
     records = textbook_libraries.compare(rendered, library)
-    assert {r["net"] for r in records} == {load_net(t).inline() for t in NETS + [NO_BIAS]}
+    assert {r["net"] for r in records} == {load_net(t).inline() for t in NETS + [NO_BIAS] + REGULARIZED}
     assert_within_rounding(records)
 
 
@@ -196,7 +228,7 @@ def test_float32_in_float32_out_and_no_warnings_on_extreme_inputs(rendered, text
             P, _ = module.forward(params, X)
             value = module.loss(P, T)
             value2, grads = module.loss_and_grads(params, X, T)
-        assert P.dtype == dtype and value.dtype == dtype and value2.dtype == dtype
+        assert P.dtype == dtype and type(value) is float and type(value2) is float  # contract section 5
         assert {k: g.dtype for k, g in grads.items()} == {k: dtype for k in params}
         assert np.isfinite(value) and np.isfinite(value2)
         assert all(np.all(np.isfinite(g)) for g in grads.values())

@@ -69,15 +69,33 @@ def converters(library: str):
     raise ValueError(library)
 
 
+def namespace(library: str):
+    """The array namespace init_state builds the library's arrays with."""
+    if library == "numpy":
+        return np
+    if library == "jax":
+        import jax.numpy as jnp
+
+        return jnp
+    return importlib.import_module(library)
+
+
 def dtype_name(a) -> str:
-    return str(a.dtype).rsplit(".", 1)[-1]
+    """'float32' for an array of that dtype; 'float' for a Python float (a loss from NumPy)."""
+    return "float" if type(a) is float else str(a.dtype).rsplit(".", 1)[-1]
 
 
-def record(net, library, dtype, what, got, want, got_dtype):
+def loss_dtype(library: str, dtype: str) -> str:
+    """What a textbook loss comes back as: a Python float from NumPy, else a 0-d array."""
+    return "float" if library == "numpy" else dtype
+
+
+def record(net, library, dtype, what, got, want, got_dtype, expect_dtype=None):
     got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
     if got.shape != want.shape:
         return {"net": net, "library": library, "dtype": dtype, "what": what,
-                "error": float("inf"), "worst": f"shape {got.shape} instead of {want.shape}", "dtype_out": got_dtype}
+                "error": float("inf"), "worst": f"shape {got.shape} instead of {want.shape}", "dtype_out": got_dtype,
+                "expect_dtype": expect_dtype or dtype}
     diff = np.abs(got - want)
     scale = max(float(np.max(np.abs(want))), 1e-300) if want.size else 1.0
     worst = np.unravel_index(int(np.argmax(diff)), diff.shape) if diff.size else ()
@@ -87,6 +105,7 @@ def record(net, library, dtype, what, got, want, got_dtype):
         "worst": f"{what}{list(map(int, worst))}: {float(got[worst]) if diff.size else 0!r} "
                  f"against the fast kernel's {float(want[worst]) if diff.size else 0!r}",
         "dtype_out": got_dtype,
+        "expect_dtype": expect_dtype or dtype,
     }
 
 
@@ -105,34 +124,52 @@ def compare(folder: str | Path, library: str) -> list[dict]:
         textbook = load(folder / entry["textbook"], f"textbook_{i}")
         data = np.load(folder / entry["data"])
         params = {k[2:]: data[k] for k in data.files if k.startswith("p_")}
+        masks = {k[2:]: data[k] for k in data.files if k.startswith("m_")}
         X, T = data["X"], data["T"]
-        P_ref, cache_ref = fast.forward(params, X)
-        value_ref, grads_ref = fast.loss_and_grads(params, X, T)
-        loss_ref = fast.loss(np.asarray(P_ref), T)
+        stateful = entry.get("stateful", False)  # batch norm or dropout: training mode, given masks
+        penalty = entry.get("penalty", False)  # loss(P, T, params)
+        train = {"masks": masks} if stateful else {}
+        P_ref, cache_ref = fast.forward(params, X, **train)
+        value_ref, grads_ref = fast.loss_and_grads(params, X, T, **train)
+        loss_ref = fast.loss(np.asarray(P_ref), T, params) if penalty else fast.loss(np.asarray(P_ref), T)
         net = entry["net"]
         for dt in dtypes:
             lp = {k: to(v, dt) for k, v in params.items()}
             lX, lT = to(X, dt), to(T, dt)
-            P, cache = textbook.forward(lp, lX)
+            ltrain = {"masks": {k: to(v, dt) for k, v in masks.items()}} if stateful else {}
+            P, cache = textbook.forward(lp, lX, **ltrain)
             out.append(record(net, library, dt, "P", back(P), P_ref, dtype_name(P)))
             for key in cache_ref:
-                if key.startswith("G"):
+                if key.startswith(("G", "Y")):
                     out.append(record(net, library, dt, key, back(cache[key]), cache_ref[key], dtype_name(cache[key])))
-            value = textbook.loss(P, lT)
-            out.append(record(net, library, dt, "loss(P, T)", back(value), loss_ref, dtype_name(value)))
+            value = textbook.loss(P, lT, lp) if penalty else textbook.loss(P, lT)
+            out.append(record(net, library, dt, "loss(P, T)", back(value), loss_ref, dtype_name(value),
+                              loss_dtype(library, dt)))
             steps = [("", textbook.loss_and_grads)]
             if jit is not None and (i % JIT_EVERY == 0 or i == len(manifest) - 1):
                 steps.append(("jit ", jit(textbook.loss_and_grads)))  # compiling each costs ~0.2 s
             for prefix, step in steps:
-                value, grads = step(lp, lX, lT)
-                out.append(record(net, library, dt, prefix + "loss", back(value), value_ref, dtype_name(value)))
+                value, grads = step(lp, lX, lT, **ltrain)
+                out.append(record(net, library, dt, prefix + "loss", back(value), value_ref, dtype_name(value),
+                                  loss_dtype(library, dt)))
                 for key in grads_ref:
                     out.append(record(net, library, dt, prefix + "d" + key, back(grads[key]), grads_ref[key],
                                       dtype_name(grads[key])))
                 if set(grads_ref) != set(grads):
                     out.append({"net": net, "library": library, "dtype": dt, "what": prefix + "keys",
                                 "error": float("inf"), "worst": f"keys {sorted(grads)} instead of {sorted(grads_ref)}",
-                                "dtype_out": dt})
+                                "dtype_out": dt, "expect_dtype": dt})
+            if entry.get("running"):  # batch norm's running statistics, then evaluation mode
+                state_ref = fast.init_state()
+                fast.forward(params, X, state=state_ref, **train)
+                state = textbook.init_state(dtype=lX.dtype, xp=namespace(library))
+                textbook.forward(lp, lX, state=state, **ltrain)
+                for key in state_ref:
+                    out.append(record(net, library, dt, "state " + key, back(state[key]), state_ref[key],
+                                      dtype_name(state[key])))
+                P_eval, _ = textbook.forward(lp, lX, train=False, state=state)
+                P_eval_ref, _ = fast.forward(params, X, train=False, state=state_ref)
+                out.append(record(net, library, dt, "P (train=False)", back(P_eval), P_eval_ref, dtype_name(P_eval)))
     return out
 
 
