@@ -55,13 +55,24 @@ class Formula:
 
 # --------------------------------------------------------------------------- the vocabulary
 
-_LHS = re.compile(r"(dW|dB|D)([1-9][0-9]*)\Z")
+_LHS = re.compile(r"(dW|dB|dgamma|dbeta|D)([1-9][0-9]*)\Z")
 _SYMBOL = re.compile(r"(W|B|G|R|D)([0-9]+)\Z")
-_ELEMENTARY = {"exp": sp.exp, "log": sp.log, "tanh": sp.tanh}
-_NUMPY_ELEMENTARY = {"exp": np.exp, "log": np.log, "tanh": np.tanh}
+#: Contract section 7: a batch-norm layer's matrices (DGH, the gradient at GH, as derive names
+#: it), a dropout layer's mask M and activation A before the mask (R = A * M / (1 - p)).
+_BN_STEMS = ("gamma", "beta", "MU", "VAR", "GH", "Y", "DY", "DGH")
+_DROPOUT_STEMS = ("M", "A")
+_SECTION7 = re.compile(r"(gamma|beta|MU|VAR|GH|Y|DY|DGH|M|A)([0-9]+)\Z")
+#: the layer's constants: batch norm's epsilon and dropout's p (eps2, p1, or eps / p when one
+#: value serves every such layer), and the penalty's lambda
+_CONSTANT = re.compile(r"(eps|p)([0-9]*)\Z")
+LAMBDA_NAMES = ("lam", "lambda_")
+_ELEMENTARY = {"exp": sp.exp, "log": sp.log, "tanh": sp.tanh, "sqrt": sp.sqrt}
+_NUMPY_ELEMENTARY = {"exp": np.exp, "log": np.log, "tanh": np.tanh, "sqrt": np.sqrt}
 _REDUCTIONS = ("sum", "mean")
 #: Every other whitelisted function and how many positional arguments it takes.
-_FUNCTIONS = {"maximum": 2, "where": 3, "ones_like": 1, "exp": 1, "log": 1, "tanh": 1}
+_FUNCTIONS = {"maximum": 2, "where": 3, "ones_like": 1, "exp": 1, "log": 1, "tanh": 1,
+              "sqrt": 1}
+MAX_ROOT_DENOMINATOR = 2  # x ** (k/2): square roots are the only fractional powers
 _BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.MatMult: "@"}
 _COMPARE = {ast.Gt: ">", ast.Lt: "<", ast.GtE: ">=", ast.LtE: "<="}
 
@@ -104,22 +115,52 @@ def parse(text: str, net: Network) -> Formula:
         raise FormulaError("a formula is one assignment NAME = expression, e.g. \"dW2 = D2 @ R1.T\"")
     assign = module.body[0]
     if len(assign.targets) != 1 or not isinstance(assign.targets[0], ast.Name):
-        raise FormulaError("the left-hand side must be one name: dW<l>, dB<l> or D<l>")
+        raise FormulaError("the left-hand side must be one name: dW<l>, dB<l> or D<l>"
+                           + _lhs_more(net))
     lhs = assign.targets[0].id
     match = _LHS.match(lhs)
     if not match:
-        raise FormulaError(f"left-hand side '{lhs}': must be dW<l>, dB<l> or D<l> (e.g. dW2)")
+        raise FormulaError(f"left-hand side '{lhs}': must be dW<l>, dB<l> or D<l>"
+                           f"{_lhs_more(net)} (e.g. dW2)")
     layer = int(match.group(2))
     if layer > net.depth:
         raise FormulaError(f"left-hand side '{lhs}': the network has layers 1..{net.depth}")
     if match.group(1) == "dB" and not net.has_bias(layer):
         raise FormulaError(f"left-hand side '{lhs}': layer {layer} has no bias (bias = false)")
+    if match.group(1) in ("dgamma", "dbeta") and not _batch_norm(net, layer):
+        raise FormulaError(f"left-hand side '{lhs}': layer {layer} has no batch norm, so no "
+                           f"{match.group(1)[1:]}{layer}")
     count = sum(1 for _ in ast.walk(assign.value))
     if count > MAX_NODES:
         raise FormulaError(f"formula has {count} syntax nodes; at most {MAX_NODES} allowed")
     tree = _Checker(text, net).visit(assign.value, 0)
     _cost(tree)
     return Formula(text.strip(), lhs, layer, tree)
+
+
+def _batch_norm(net, layer: int) -> bool:
+    return bool(getattr(net, "batch_norm", lambda l: False)(layer))
+
+
+def _dropout(net, layer: int):
+    return getattr(net, "dropout", lambda l: None)(layer)
+
+
+def _lhs_more(net) -> str:
+    """', dgamma<l>, dbeta<l>' for a network with batch norm (the other left-hand sides)."""
+    return ", dgamma<l>, dbeta<l>" if getattr(net, "normalizes", False) else ""
+
+
+def _known(net) -> str:
+    """The symbols of the formula language for `net`, as the unknown-symbol message lists them."""
+    known = "X, T, N, P, W<l>, B<l>, G<l>, R<l>, D<l>"
+    if getattr(net, "normalizes", False):
+        known += ", gamma<l>, beta<l>, MU<l>, VAR<l>, GH<l>, Y<l>, DY<l>, DGH<l>, eps"
+    if getattr(net, "drops", False):
+        known += ", M<l>, A<l>, p"
+    if getattr(net, "penalty", None) is not None:
+        known += ", lam"
+    return known + ", ones"
 
 
 def _cost(node) -> tuple[int, int]:
@@ -131,7 +172,7 @@ def _cost(node) -> tuple[int, int]:
     kind = node[0]
     if kind == "sym":
         return 1, 0
-    if kind == "num":
+    if kind in ("num", "ones"):
         return 0, 0
     if kind in ("neg", "T"):
         return _cost(node[1])
@@ -139,7 +180,12 @@ def _cost(node) -> tuple[int, int]:
         return _cost(node[2])
     if kind == "pow":
         degree, nesting = _cost(node[1])
-        degree *= abs(node[2])
+        if not float(node[2]).is_integer():  # a square root: a function of its base
+            if nesting + 1 > MAX_CALL_NESTING:
+                raise FormulaError(f"too costly to evaluate: functions nested more than "
+                                   f"{MAX_CALL_NESTING} deep")
+            return 1, nesting + 1
+        degree *= abs(int(node[2]))
         if degree > MAX_DEGREE:
             raise FormulaError(f"too costly to evaluate: nested powers reach degree {degree} "
                                f"(at most {MAX_DEGREE})")
@@ -195,6 +241,11 @@ class _Checker:
             self.fail(node, "names starting with '_' are not allowed")
         if name in ("X", "T", "P", "N"):
             return ("sym", name)
+        if name == "ones":
+            return ("ones",)
+        section7 = self._section7(node, name)
+        if section7 is not None:
+            return section7
         match = _SYMBOL.match(name)
         if match:
             stem, layer = match.group(1), int(match.group(2))
@@ -207,7 +258,53 @@ class _Checker:
             return ("sym", name)
         if name in self.functions or name in _FUNCTIONS or name in _REDUCTIONS:
             self.fail(node, "a function; call it, e.g. exp(G1)")
-        self.fail(node, "unknown symbol (known: X, T, N, P, W<l>, B<l>, G<l>, R<l>, D<l>)")
+        self.fail(node, f"unknown symbol (known: {_known(self.net)})")
+
+    def _section7(self, node, name):
+        """Batch norm's and dropout's matrices and constants and the penalty's lambda
+        (contract section 7), checked against the layers that have them; None for any other
+        name."""
+        net = self.net
+        if name in LAMBDA_NAMES:
+            if getattr(net, "penalty", None) is None:
+                self.fail(node, "the network has no penalty on the weights (+wd@λ or +l2@λ), "
+                                f"so no {name}")
+            return ("num", sp.Rational(net.penalty_lambda))
+        match = _SECTION7.match(name)
+        if match:
+            stem, layer = match.group(1), int(match.group(2))
+            if not 1 <= layer <= net.depth:
+                self.fail(node, f"the network has layers 1..{net.depth}, so no {name}")
+            if stem in _BN_STEMS and not _batch_norm(net, layer):
+                self.fail(node, f"layer {layer} has no batch norm, so no {name}")
+            if stem in _DROPOUT_STEMS and _dropout(net, layer) is None:
+                self.fail(node, f"layer {layer} has no dropout, so no {name}")
+            return ("sym", name)
+        match = _CONSTANT.match(name)
+        if not match:
+            return None
+        stem, digits = match.group(1), match.group(2)
+        what = "batch norm" if stem == "eps" else "dropout"
+
+        def value(l):
+            if stem == "eps":
+                return net.layers[l - 1].eps if _batch_norm(net, l) else None
+            return _dropout(net, l)
+
+        if digits:
+            layer = int(digits)
+            if not 1 <= layer <= net.depth:
+                self.fail(node, f"the network has layers 1..{net.depth}, so no {name}")
+            if value(layer) is None:
+                self.fail(node, f"layer {layer} has no {what}, so no {name}")
+            return ("num", sp.Rational(value(layer)))
+        values = {l: value(l) for l in range(1, net.depth + 1) if value(l) is not None}
+        if not values:
+            self.fail(node, f"the network has no {what}, so no {name}")
+        if len(set(values.values())) > 1:
+            self.fail(node, f"the {what} layers differ in {stem}: write {stem}<l> "
+                            f"({', '.join(f'{stem}{l}' for l in values)})")
+        return ("num", sp.Rational(next(iter(values.values()))))
 
     def visit_Constant(self, node, depth):
         value = node.value
@@ -227,11 +324,19 @@ class _Checker:
         return ("bin", op, self.visit(node.left, depth), self.visit(node.right, depth),
                 self.piece(node))
 
-    def _exponent(self, node) -> int:
+    def _exponent(self, node):
+        """An integer constant, or a half-integer one (``-0.5``, ``-1./2.``, ``(1/2)``) for a
+        square root: an int, or a SymPy Rational with denominator 2."""
         value = _small_int(node)
-        if value is None or abs(value) > MAX_EXPONENT:
-            self.fail(node, f"exponent must be an integer constant from -{MAX_EXPONENT} to {MAX_EXPONENT}")
-        return value
+        if value is not None and abs(value) <= MAX_EXPONENT:
+            return value
+        half = _constant_fraction(node)
+        if (half is not None and half.denominator <= MAX_ROOT_DENOMINATOR
+                and abs(half) <= MAX_EXPONENT):
+            return int(half) if half.denominator == 1 else sp.Rational(half.numerator,
+                                                                        half.denominator)
+        self.fail(node, f"exponent must be an integer constant from -{MAX_EXPONENT} to "
+                        f"{MAX_EXPONENT}, or a half (0.5, -1/2, ...) for a square root")
 
     def visit_UnaryOp(self, node, depth):
         if isinstance(node.op, ast.USub):
@@ -325,6 +430,34 @@ def _small_int(node):
     return None
 
 
+def _constant_fraction(node, depth: int = 0):
+    """The exact value of a constant exponent written with numbers, unary signs, * and / only
+    (``-0.5``, ``-1./2.``, ``1/2``), as a Fraction; None for anything else."""
+    from fractions import Fraction
+
+    if depth > 6:
+        return None
+    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+        value = node.value
+        if isinstance(value, float) and not np.isfinite(value):
+            return None
+        if abs(value) > 10**6:
+            return None
+        return Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        inner = _constant_fraction(node.operand, depth + 1)
+        if inner is None:
+            return None
+        return -inner if isinstance(node.op, ast.USub) else inner
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Div, ast.Mult)):
+        a = _constant_fraction(node.left, depth + 1)
+        b = _constant_fraction(node.right, depth + 1)
+        if a is None or b is None or (isinstance(node.op, ast.Div) and b == 0):
+            return None
+        return a / b if isinstance(node.op, ast.Div) else a * b
+    return None
+
+
 def _describe(node) -> str:
     names = {
         "Lambda": "a lambda", "ListComp": "a comprehension", "SetComp": "a comprehension",
@@ -385,6 +518,8 @@ class ExactOps:
     exact = True
 
     def number(self, value):
+        if isinstance(value, sp.Basic):  # a constant of the network (eps, p, lambda)
+            return np.asarray(value, dtype=object)
         if isinstance(value, float):
             return np.asarray(sp.Rational(repr(value)), dtype=object)
         return np.asarray(sp.Integer(value), dtype=object)
@@ -459,6 +594,9 @@ def evaluate(formula: Formula, env: dict, batch: int, net: Network, exact: bool 
             return env[node[1]]
         if kind == "num":
             return ops.number(node[1])
+        if kind == "ones":  # the contract's 1: (N, 1) in the column layout, (N,) in the row
+            shape = (batch, 1) if net.layout == "column" else (batch,)
+            return np.full(shape, ops.number(1)[()], dtype=dtype)
         if kind == "neg":
             return -go(node[1])
         if kind == "T":

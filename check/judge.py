@@ -20,11 +20,11 @@ import numpy as np
 import sympy as sp
 
 from ..derive import losses
-from ..derive.chain import Derivation, derive
+from ..derive.chain import VECTOR_STEMS, Derivation, derive
 from ..derive.evaluate import ExactBackend, NumpyBackend, evaluate, run
 from ..derive.proof import capped_network, draw_point, exactly_zero
 from ..derive.spec import Network, load, require_plain
-from . import calling, conventions, precedence
+from . import calling, conventions, formula_regularized, precedence
 from . import formula as formula_lang
 from .diagnose import (
     RTOL,
@@ -1021,8 +1021,8 @@ def _compound(report: CheckReport, diagnoser: Diagnoser, raw: dict) -> None:
 
 
 def _layer_of(name: str) -> int:
-    """The layer number in dW2, dB2, D2, W2, B2."""
-    return int(name.lstrip("dWBD"))
+    """The layer number in dW2, dB2, D2, W2, B2 (dgamma2, dbeta2 too)."""
+    return formula_regularized.layer_of(name)
 
 
 def worst_element(name: str, got: list, want: list, draws: list) -> str | None:
@@ -1178,10 +1178,11 @@ def check_formula(net, text: str, batch: int | None = None, seed: int = 0,
     Raises:
         formula.FormulaError: the text is outside the formula language (nothing was run).
     """
-    net, capped = checked_network(_network(net))
+    net, capped = checked_network(formula_regularized.network(net))
     catalogue(lang)
     parsed = formula_lang.parse(text, net)
     batches = _batches(batch)
+    formula_regularized.check_batches(net, batches)
     derivation, draws, diagnoser = _prepared(net, batches, seed)
     report = CheckReport(net, parsed.text, batches, lang=lang)
     if capped:
@@ -1197,7 +1198,7 @@ def check_formula(net, text: str, batch: int | None = None, seed: int = 0,
             why = Text("formula.eval", exc=f"{type(exc).__name__}: {exc}")
         else:
             continue
-        want = numpy_value(derivation, parsed.lhs, d.values[parsed.lhs])
+        want = diagnoser.expected(parsed.lhs)[0]
         report.params[parsed.lhs] = ParamResult(
             parsed.lhs, False, None, None, tuple(want.shape), None,
             Text("formula.diag", lhs=parsed.lhs, layer=parsed.layer, why=why))
@@ -1242,7 +1243,7 @@ def _formula_right(net: Network, text: str, lhs: str, derivation: Derivation, dr
         for d in draws:
             env = _formula_env(derivation, d.values, lambda v: np.asarray(v, dtype=float))
             value = np.asarray(formula_lang.evaluate(other, env, d.batch, net), dtype=float)
-            if not close(value, numpy_value(derivation, lhs, d.values[lhs])):
+            if not close(value, env[lhs]):
                 return False
     except Exception:  # noqa: BLE001  # a regrouping outside the language or the shapes
         return False
@@ -1255,6 +1256,8 @@ def _prepared(net: Network, batches: tuple, seed: int):
     on one network reuses the draws and the wrong variants evaluated on them)."""
     derivation = derive(net)
     rng = np.random.default_rng(seed)
+    if not net.plain:  # batch norm, dropout, a penalty (contract section 7)
+        return formula_regularized.prepared(derivation, batches, rng)
     draws = [draw(derivation, b, rng) for b in batches]
     return derivation, draws, Diagnoser(derivation, draws)
 
@@ -1263,8 +1266,8 @@ def _formula_env(derivation: Derivation, values: dict, convert) -> dict:
     env = {}
     for name, value in values.items():
         array = convert(value)
-        if derivation.layout == "row" and name.lstrip("d").startswith("B"):
-            array = array.reshape(-1)
+        if derivation.layout == "row" and name.lstrip("d").startswith(VECTOR_STEMS):
+            array = array.reshape(-1)  # B_l, gamma_l, beta_l, MU_l, VAR_l as NumPy has them
         env[name] = array
     return env
 

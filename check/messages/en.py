@@ -298,4 +298,71 @@ MESSAGES = {
     "layer.slip.bn_dbeta_dgamma": "it is dgamma's value, the sum of dout ⊙ x̂ (β's gradient sums dout)",
     "layer.slip.scores": "it uses the scores x where the probabilities {act}(x) belong",
     "layer.slip.no_targets": "the targets are not subtracted (dx = c (p − t))",
+    # check --formula on networks with weight decay, an L2 penalty, batch norm, dropout (section 7)
+    "freg.slip.no_dropout": ("leaves out dropout of layer {l}: δ is multiplied by the mask M{l} and "
+                             "by 1/(1 − p) = {scale} (p = {p}), as the forward pass's R{l} = A{l} ⊙ "
+                             "M{l} / (1 − p)"),
+    "freg.slip.no_mask": ("leaves out the dropout mask M{l} of layer {l}: the dropped units pass the "
+                          "gradient (multiply by M{l} as well as by 1/(1 − p) = {scale})"),
+    "freg.slip.no_scale": ("masks with M{l} but leaves out dropout's 1/(1 − p) = {scale} (p = {p}): "
+                           "inverted dropout scaled the kept units of layer {l} in the forward pass, "
+                           "so δ is scaled too"),
+    "freg.slip.times_q": ("multiplies layer {l}'s masked δ by 1 − p = {q} where inverted dropout "
+                          "divides by it (1/(1 − p) = {scale}, p = {p})"),
+    "freg.slip.over_p": ("divides layer {l}'s masked δ by p = {p} where inverted dropout divides by "
+                         "1 − p (1/(1 − p) = {scale}; p is the probability of dropping a unit)"),
+    "freg.slip.prime_at_g": ("computes layer {l}'s {act}'(·) at G{l}, before batch norm, instead of "
+                             "at Y{l}, batch norm's output and the activation's input"),
+    "freg.slip.prime_missing": ("leaves out the activation derivative {act}'(Y{l}) of layer {l} "
+                                "(at batch norm's output Y{l})"),
+    "freg.slip.no_gamma": ("leaves γ{l} out of batch norm's δ{l}: the gradient at Ĝ{l} is "
+                           "DGH{l} = gamma{l} * DY{l}, not DY{l}"),
+    "freg.slip.naive": ("is batch norm's δ{l} without the terms through the batch's mean and "
+                        "variance: gamma{l} * DY{l} / sqrt(VAR{l} + eps) treats μ{l} and σ²{l} as "
+                        "constants; the compact form is (1/N) (VAR{l} + eps)^(-1/2) (N DGH{l} − "
+                        "DGH{l} summed over the batch − GH{l} * (DGH{l} * GH{l}) summed over the batch)"),
+    "freg.slip.naive_no_gamma": ("is DY{l} / sqrt(VAR{l} + eps) alone: γ{l} and batch norm's terms "
+                                 "through the batch's mean and variance are left out"),
+    "freg.slip.nomean": ("leaves out the term through the batch mean μ{l} in batch norm's δ{l}: "
+                         "− DGH{l} summed over the batch"),
+    "freg.slip.novar": ("leaves out the term through the batch variance σ²{l} in batch norm's δ{l}: "
+                        "− GH{l} * (DGH{l} * GH{l}) summed over the batch"),
+    "freg.slip.dgamma_is_dbeta": ("is dbeta{l}'s value, DY{l} summed over the batch: dgamma{l} sums "
+                                  "DY{l} * GH{l}"),
+    "freg.slip.dbeta_is_dgamma": ("is dgamma{l}'s value, DY{l} * GH{l} summed over the batch: "
+                                  "dbeta{l} sums DY{l}"),
+    "freg.slip.dgamma_on_g": ("sums DY{l} * G{l}, the input before normalizing, where the "
+                              "normalized GH{l} belongs"),
+    "freg.slip.bias_of_bn": ("is DY{l} summed over the batch (dbeta{l}'s value), but B{l} of a "
+                             "batch-norm layer has no gradient: the batch mean takes it away "
+                             "again, so dB{l} = 0"),
+    "freg.pen.is_weight_decay": "weight decay {spelled} (L += (λ/2) Σ‖W‖², so dW gains λ W)",
+    "freg.pen.is_l2": "an L2 penalty {spelled} (L += λ Σ‖W‖², so dW gains 2λ W)",
+    "freg.pen.none": "the network has no penalty on the weights",
+    "freg.pen.missing": ("{name} (layer {layer}) leaves out the penalty's term {right:.6g}·{param}: "
+                         "the network's loss has {penalty}"),
+    "freg.pen.as_l2": ("{name} (layer {layer}) adds {c:.6g}·{param}, 2λ·{param}: the term of an L2 "
+                       "penalty ({other}, L += λ Σ‖W‖²); the network has {penalty}, whose term is "
+                       "{right:.6g}·{param} (λ = {lam})"),
+    "freg.pen.as_weight_decay": ("{name} (layer {layer}) adds {c:.6g}·{param}, λ·{param}: the term "
+                                 "of weight decay ({other}, L += (λ/2) Σ‖W‖²); the network has "
+                                 "{penalty}, whose term is {right:.6g}·{param} (λ = {lam})"),
+    "freg.pen.other": ("{name} (layer {layer}) adds {c:.6g}·{param} where the penalty's term is "
+                       "{right:.6g}·{param}: the network has {penalty}"),
+    "freg.pen.on_param": "{name} (layer {layer}) has {c:.6g}·{param} added: {what} ({penalty})",
+    "freg.pen.what.bias": ("a penalty on a bias; weight decay and the L2 penalty apply to the "
+                           "weights W only"),
+    "freg.pen.what.bn": ("a penalty on batch norm's γ or β; weight decay and the L2 penalty apply "
+                         "to the weights W only"),
+    "freg.red.units": ("{name} (layer {layer}) is {what} summed over the units (axis {unit_axis}) "
+                       "instead of over the batch (axis {batch_axis}): got shape {shape}"),
+    "freg.red.mean_units": ("{name} (layer {layer}) is {what} averaged over the units (axis "
+                            "{unit_axis}) instead of summed over the batch (axis {batch_axis}): got "
+                            "shape {shape}"),
+    "freg.red.all": ("{name} (layer {layer}) is {what} summed over every entry (one number) "
+                     "instead of over the batch only (axis {batch_axis})"),
+    "freg.red.none": ("{name} (layer {layer}) is not reduced over the batch: it is {what} itself, "
+                      "shape {shape}; sum it over axis {batch_axis}"),
+    "freg.red.mean_shape": ("{name} (layer {layer}) is {what} averaged over the batch (axis "
+                            "{batch_axis}) where it is summed, in shape {shape}"),
 }

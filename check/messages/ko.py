@@ -293,4 +293,64 @@ MESSAGES = {
     "layer.slip.bn_dbeta_dgamma": "dgamma의 값, 곧 dout ⊙ x̂의 합입니다(β의 기울기는 dout의 합입니다)",
     "layer.slip.scores": "확률 {act}(x)가 있어야 할 자리에 점수 x를 썼습니다",
     "layer.slip.no_targets": "목표값을 빼지 않았습니다(dx = c (p − t))",
+    # 가중치 감쇠, L2 벌점, 배치 정규화, 드롭아웃이 있는 망의 check --formula (7절)
+    "freg.slip.no_dropout": ("층 {l}의 드롭아웃이 빠졌습니다: 순방향의 R{l} = A{l} ⊙ M{l} / (1 − p)처럼 "
+                             "δ에 마스크 M{l}과 1/(1 − p) = {scale}(p = {p})를 곱해야 합니다"),
+    "freg.slip.no_mask": ("층 {l}의 드롭아웃 마스크 M{l}이 빠졌습니다: 버린 유닛도 기울기를 통과시킵니다"
+                          "(1/(1 − p) = {scale}과 함께 M{l}도 곱하세요)"),
+    "freg.slip.no_scale": ("M{l}로 마스크는 했지만 드롭아웃의 1/(1 − p) = {scale}(p = {p})이 빠졌습니다: "
+                           "역 드롭아웃은 순방향에서 층 {l}의 남은 유닛에 배율을 곱했으므로 δ에도 곱합니다"),
+    "freg.slip.times_q": ("층 {l}의 마스크한 δ에 1 − p = {q}를 곱했지만 역 드롭아웃은 그것으로 나눕니다"
+                          "(1/(1 − p) = {scale}, p = {p})"),
+    "freg.slip.over_p": ("층 {l}의 마스크한 δ를 p = {p}로 나눴지만 역 드롭아웃은 1 − p로 나눕니다"
+                         "(1/(1 − p) = {scale}; p는 유닛을 버릴 확률)"),
+    "freg.slip.prime_at_g": ("층 {l}의 {act}'(·)을 배치 정규화의 출력이자 활성화의 입력인 Y{l}이 아니라 "
+                             "배치 정규화 전의 G{l}에서 계산했습니다"),
+    "freg.slip.prime_missing": "층 {l}의 활성화 도함수 {act}'(Y{l})(배치 정규화의 출력 Y{l}에서)가 빠졌습니다",
+    "freg.slip.no_gamma": ("배치 정규화의 δ{l}에서 γ{l}이 빠졌습니다: Ĝ{l}에서의 기울기는 DY{l}이 아니라 "
+                           "DGH{l} = gamma{l} * DY{l}입니다"),
+    "freg.slip.naive": ("배치의 평균과 분산을 거치는 항이 없는 배치 정규화의 δ{l}입니다: gamma{l} * DY{l} / "
+                        "sqrt(VAR{l} + eps)는 μ{l}과 σ²{l}을 상수로 봅니다; 간결한 꼴은 (1/N) (VAR{l} + "
+                        "eps)^(-1/2) (N DGH{l} − 배치에 대해 합한 DGH{l} − GH{l} * 배치에 대해 합한 "
+                        "(DGH{l} * GH{l}))입니다"),
+    "freg.slip.naive_no_gamma": ("DY{l} / sqrt(VAR{l} + eps)만 있습니다: γ{l}과 배치의 평균과 분산을 거치는 "
+                                 "배치 정규화의 항이 빠졌습니다"),
+    "freg.slip.nomean": ("배치 정규화의 δ{l}에서 배치 평균 μ{l}을 거치는 항이 빠졌습니다: − 배치에 대해 "
+                         "합한 DGH{l}"),
+    "freg.slip.novar": ("배치 정규화의 δ{l}에서 배치 분산 σ²{l}을 거치는 항이 빠졌습니다: − GH{l} * 배치에 "
+                        "대해 합한 (DGH{l} * GH{l})"),
+    "freg.slip.dgamma_is_dbeta": ("dbeta{l}의 값, 곧 배치에 대해 합한 DY{l}입니다: dgamma{l}은 "
+                                  "DY{l} * GH{l}을 합합니다"),
+    "freg.slip.dbeta_is_dgamma": ("dgamma{l}의 값, 곧 배치에 대해 합한 DY{l} * GH{l}입니다: dbeta{l}은 "
+                                  "DY{l}을 합합니다"),
+    "freg.slip.dgamma_on_g": "정규화한 GH{l} 대신 정규화 전의 입력 G{l}로 DY{l} * G{l}을 합했습니다",
+    "freg.slip.bias_of_bn": ("배치에 대해 합한 DY{l}(dbeta{l}의 값)이지만 배치 정규화 층의 B{l}에는 기울기가 "
+                             "없습니다: 배치 평균이 그것을 다시 빼므로 dB{l} = 0입니다"),
+    "freg.pen.is_weight_decay": "가중치 감쇠 {spelled}(L += (λ/2) Σ‖W‖², 그래서 dW에 λ W가 더해짐)",
+    "freg.pen.is_l2": "L2 벌점 {spelled}(L += λ Σ‖W‖², 그래서 dW에 2λ W가 더해짐)",
+    "freg.pen.none": "망에 가중치 벌점이 없습니다",
+    "freg.pen.missing": ("{name}(층 {layer})에 벌점 항 {right:.6g}·{param}이 빠졌습니다: 망의 손실에 "
+                         "{penalty}이(가) 있습니다"),
+    "freg.pen.as_l2": ("{name}(층 {layer})에 {c:.6g}·{param}, 곧 2λ·{param}을 더했습니다: L2 벌점"
+                       "({other}, L += λ Σ‖W‖²)의 항입니다; 망에는 {penalty}이(가) 있고 그 항은 "
+                       "{right:.6g}·{param}입니다(λ = {lam})"),
+    "freg.pen.as_weight_decay": ("{name}(층 {layer})에 {c:.6g}·{param}, 곧 λ·{param}을 더했습니다: "
+                                 "가중치 감쇠({other}, L += (λ/2) Σ‖W‖²)의 항입니다; 망에는 {penalty}이(가) "
+                                 "있고 그 항은 {right:.6g}·{param}입니다(λ = {lam})"),
+    "freg.pen.other": ("{name}(층 {layer})에 {c:.6g}·{param}을 더했지만 벌점 항은 {right:.6g}·{param}"
+                       "입니다: 망에는 {penalty}이(가) 있습니다"),
+    "freg.pen.on_param": "{name}(층 {layer})에 {c:.6g}·{param}이 더해졌습니다: {what}({penalty})",
+    "freg.pen.what.bias": "편향에 준 벌점입니다; 가중치 감쇠와 L2 벌점은 가중치 W에만 적용됩니다",
+    "freg.pen.what.bn": ("배치 정규화의 γ나 β에 준 벌점입니다; 가중치 감쇠와 L2 벌점은 가중치 W에만 "
+                         "적용됩니다"),
+    "freg.red.units": ("{name}(층 {layer})은 {what}을 배치(축 {batch_axis})가 아니라 유닛(축 "
+                       "{unit_axis})에 대해 합한 값입니다: 받은 형태 {shape}"),
+    "freg.red.mean_units": ("{name}(층 {layer})은 {what}을 배치(축 {batch_axis})에 대해 합하지 않고 "
+                            "유닛(축 {unit_axis})에 대해 평균한 값입니다: 받은 형태 {shape}"),
+    "freg.red.all": ("{name}(층 {layer})은 {what}을 배치(축 {batch_axis})만이 아니라 모든 원소에 대해 "
+                     "합한 값(수 하나)입니다"),
+    "freg.red.none": ("{name}(층 {layer})을 배치에 대해 줄이지 않았습니다: {what} 그 자체이고 형태는 "
+                      "{shape}입니다; 축 {batch_axis}에 대해 합하세요"),
+    "freg.red.mean_shape": ("{name}(층 {layer})은 {what}을 배치(축 {batch_axis})에 대해 합해야 할 자리에 "
+                            "평균한 값이고 형태는 {shape}입니다"),
 }

@@ -1,0 +1,450 @@
+"""`check --formula` on networks with weight decay, an L2 penalty, batch norm and dropout
+(contract section 7).
+
+The formula is judged as on a plain network (`judge.check_formula`); this module supplies what
+differs: the points drawn (γ_l, β_l and the dropout masks M_l besides X, T, W_l, B_l, the
+activations' inputs Y_l kept off their kinks), the values in the shapes NumPy code has them
+(γ, β, μ, σ² flat in the row layout, like B_l), and the diagnoser, the one of
+`gradscribe.check.diagnose` with the slips of section 7 added as more wrong derivations: the
+dropout mask or its 1/(1 − p) left out, γ left out of batch norm's δ_l, its δ_l without the
+terms through the batch's mean and variance, f' taken at G_l where batch norm's Y_l belongs,
+dγ/dβ summed over the wrong axis or swapped, the penalty's factor off by a convention
+(λW of `+wd@λ` against 2λW of `+l2@λ`), left out, or put on a bias.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import sympy as sp
+from sympy import HadamardProduct, MatAdd, MatMul, OneMatrix
+
+from ..derive.chain import VECTOR_STEMS, Derivation, Equation, N
+from ..derive.evaluate import NumpyBackend, run
+from ..derive.nodes import Activated, ActivationPrime, InverseSqrt
+from ..derive.spec import PENALTIES, Network, check_batch, format_number, load
+from .diagnose import RTOL, Diagnoser, Draw, Variant, close, shape_text
+from .messages import Text
+
+KINK_MARGIN = 1e-3
+
+_NAME = re.compile(r"(dW|dB|dgamma|dbeta|D)([0-9]+)\Z")
+
+
+def layer_of(name: str) -> int:
+    """The layer number in dW2, dB2, D2, dgamma2, dbeta2, W2, gamma2, ..."""
+    return int(re.sub(r"^\D+", "", name))
+
+
+def network(net) -> Network:
+    """The network a formula is checked on: any network of contract sections 1 and 7."""
+    return load(net) if isinstance(net, str) else net
+
+
+def check_batches(net: Network, batches) -> None:
+    """Batch norm needs at least two samples (one line, exit 2 on the command line)."""
+    for batch in set(batches):
+        check_batch(net, batch, "check")
+
+
+def as_numpy(derivation: Derivation, name: str, value) -> np.ndarray:
+    """`value` as NumPy code holds it: per-unit vectors (B_l, γ_l, β_l, μ_l, σ²_l and their
+    gradients) flat in the row layout."""
+    value = np.asarray(value, dtype=float)
+    if derivation.layout == "row" and name.lstrip("d").startswith(VECTOR_STEMS):
+        return value.reshape(-1)
+    return value
+
+
+# --------------------------------------------------------------------------- drawing points
+
+
+def draw(derivation: Derivation, batch: int, rng: np.random.Generator) -> Draw:
+    """A float point with γ_l, β_l and the 0/1 masks M_l too; every kinked activation's input
+    (Y_l after batch norm, else G_l) at least KINK_MARGIN from 0 (redrawn)."""
+    from .judge import _targets
+
+    net = derivation.network
+    column = net.layout == "column"
+    sizes = net.sizes
+
+    def orient(a):
+        return a if column else a.T
+
+    values = env = None
+    for _ in range(100):
+        env = {"X": orient(rng.normal(size=(sizes[0], batch)))}
+        for l in range(1, net.depth + 1):
+            w = rng.normal(size=(sizes[l], sizes[l - 1])) * (1.5 / np.sqrt(sizes[l - 1]))
+            env[f"W{l}"] = orient(w)
+            if net.has_bias(l):
+                env[f"B{l}"] = orient(rng.normal(size=(sizes[l], 1)) * 0.5)
+            if net.batch_norm(l):
+                env[f"gamma{l}"] = orient(rng.uniform(0.5, 1.5, size=(sizes[l], 1)))
+                env[f"beta{l}"] = orient(rng.normal(size=(sizes[l], 1)) * 0.5)
+            p = net.dropout(l)
+            if p is not None:
+                env[f"M{l}"] = orient((rng.uniform(size=(sizes[l], batch)) >= float(p))
+                                      .astype(float))
+        env["T"], _ = _targets(net, batch, rng)
+        with np.errstate(all="ignore"):
+            values = run(derivation, env, batch, NumpyBackend())
+        inputs = [f"Y{l}" if net.batch_norm(l) else f"G{l}"
+                  for l, layer in enumerate(net.layers, start=1) if layer.act.kink]
+        if all(np.min(np.abs(values[k])) >= KINK_MARGIN for k in inputs):
+            break
+    return Draw(batch, env, values)
+
+
+# --------------------------------------------------------------------------- wrong derivations
+
+
+def _mapped(expr, fn):
+    """`expr` with every sub-expression e for which fn(e) is not None replaced by it."""
+    new = fn(expr)
+    if new is not None:
+        return new
+    if not expr.args or isinstance(expr, (Activated, ActivationPrime, InverseSqrt)):
+        return expr
+    args = [_mapped(a, fn) for a in expr.args]
+    if all(a is b for a, b in zip(args, expr.args)):
+        return expr
+    return expr.func(*args)
+
+
+def _with(derivation: Derivation, changes: dict) -> Derivation:
+    """The derivation with the backward equations named in `changes` given new right-hand
+    sides (`changes[name](rhs)`; a change that returns None leaves the equation as it is)."""
+    backward = []
+    for eq in derivation.backward:
+        if eq.name in changes:
+            rhs = changes[eq.name](eq.rhs)
+            if rhs is not None:
+                eq = Equation(eq.lhs, rhs, eq.label, eq.layer, eq.role)
+        backward.append(eq)
+    return Derivation(derivation.network, derivation.symbols, derivation.forward,
+                      derivation.loss, tuple(backward))
+
+
+def _ones_like(symbol):
+    return OneMatrix(*symbol.shape)
+
+
+def _spread(v, column: bool):
+    from ..derive.normalization import _spread as spread
+
+    return spread(v, column)
+
+
+def _batch_sum(a, column: bool):
+    from ..derive.normalization import _batch_sum as batch_sum
+
+    return batch_sum(a, column)
+
+
+def _dropout_changes(derivation: Derivation, l: int, mask: bool, scale):
+    """A change of layer l's upstream equation (δ^Y_l, or δ_l), whose masked term is
+    (1/(1 - p)) (back ⊙ M_l): the mask kept or left out, the scale 1/(1 - p) kept (None) or
+    replaced by `scale`."""
+    M = derivation.symbols[f"M{l}"]
+    keep = 1 / (1 - derivation.network.dropout(l))
+
+    def build(had):
+        parts = list(had.args) if mask else [a for a in had.args if a != M]
+        inner = parts[0] if len(parts) == 1 else HadamardProduct(*parts)
+        c = keep if scale is None else scale
+        return inner if c == 1 else MatMul(c, inner)
+
+    def masked(e):
+        return isinstance(e, HadamardProduct) and M in e.args
+
+    def fn(e):
+        if isinstance(e, MatMul) and keep != 1 and any(a == keep for a in e.args):
+            had = [a for a in e.args if masked(a)]
+            if len(had) == 1 and len(e.args) == 2:
+                return build(had[0])
+        if keep == 1 and masked(e):
+            return build(e)
+        return None
+
+    return lambda rhs: _mapped(rhs, fn)
+
+
+def section7_variants(derivation: Derivation) -> list[Variant]:
+    """The wrong derivations of section 7's slips, each with its sentence."""
+    net = derivation.network
+    column = net.layout == "column"
+    s = derivation.symbols
+    out = []
+
+    def add(key, origin, slip, changes):
+        changed = _with(derivation, changes)
+        if changed.backward != derivation.backward:
+            out.append(Variant(key, origin, slip, changed))
+
+    for l, layer in enumerate(net.layers, start=1):
+        up = f"DY{l}" if net.batch_norm(l) else f"D{l}"
+        p = net.dropout(l)
+        if p is not None and up in {eq.name for eq in derivation.backward}:
+            keep = 1 / (1 - p)
+            fields = dict(l=l, p=format_number(p), scale=format_number(keep),
+                          q=format_number(1 - p))
+            add(f"nodrop{l}", l, Text("freg.slip.no_dropout", **fields),
+                {up: _dropout_changes(derivation, l, False, 1)})
+            add(f"nomask{l}", l, Text("freg.slip.no_mask", **fields),
+                {up: _dropout_changes(derivation, l, False, None)})
+            if keep != 1:
+                add(f"noscale{l}", l, Text("freg.slip.no_scale", **fields),
+                    {up: _dropout_changes(derivation, l, True, 1)})
+                add(f"qscale{l}", l, Text("freg.slip.times_q", **fields),
+                    {up: _dropout_changes(derivation, l, True, 1 - p)})
+                add(f"pscale{l}", l, Text("freg.slip.over_p", **fields),
+                    {up: _dropout_changes(derivation, l, True, 1 / p if p else None)})
+        if not net.batch_norm(l):
+            continue
+        act = layer.act
+        G, Y, DY = s[f"G{l}"], s[f"Y{l}"], s[f"DY{l}"]
+        GH, DGH, gamma = s[f"GH{l}"], s[f"DGH{l}"], s[f"gamma{l}"]
+        VAR = s[f"VAR{l}"]
+        eps = layer.eps
+        inv = _spread(InverseSqrt(VAR, eps), column)
+        # f' at G_l (before batch norm) where Y_l belongs, or left out
+        if act.elementwise and act.derivative != 1:
+            alpha = net.alpha_of(l)
+
+            def at_g(rhs, act=act, alpha=alpha, G=G):
+                return _mapped(rhs, lambda e: ActivationPrime(act, alpha, G, Activated(act, alpha, G))
+                               if isinstance(e, ActivationPrime) else None)
+
+            def no_prime(rhs):
+                if not isinstance(rhs, HadamardProduct):
+                    return None
+                rest = [a for a in rhs.args if not isinstance(a, ActivationPrime)]
+                if len(rest) == len(rhs.args):
+                    return None
+                return rest[0] if len(rest) == 1 else HadamardProduct(*rest)
+
+            add(f"primeG{l}", l, Text("freg.slip.prime_at_g", act=act.name, l=l),
+                {f"DY{l}": at_g})
+            add(f"primeY{l}", l, Text("freg.slip.prime_missing", act=act.name, l=l),
+                {f"DY{l}": no_prime})
+        # γ left out of δ^Ĝ
+        add(f"nogamma{l}", l, Text("freg.slip.no_gamma", l=l), {f"DGH{l}": lambda rhs, DY=DY: DY})
+        # batch norm's δ_l without the terms through μ and σ²
+        naive = HadamardProduct(DGH, inv)
+        add(f"naive{l}", l, Text("freg.slip.naive", l=l), {f"D{l}": lambda rhs, e=naive: e})
+        add(f"naivegamma{l}", l, Text("freg.slip.naive_no_gamma", l=l),
+            {f"D{l}": lambda rhs, e=HadamardProduct(DY, inv): e})
+        mean_term = MatMul(sp.S.NegativeOne, _spread(_batch_sum(DGH, column), column))
+        var_term = MatMul(sp.S.NegativeOne, HadamardProduct(
+            GH, _spread(_batch_sum(HadamardProduct(DGH, GH), column), column)))
+        for key, kept in (("nomean", var_term), ("novar", mean_term)):
+            partial = MatMul(1 / N, HadamardProduct(inv, MatAdd(MatMul(N, DGH), kept,
+                                                                 evaluate=False)))
+            add(f"{key}{l}", l, Text(f"freg.slip.{key}", l=l), {f"D{l}": lambda rhs, e=partial: e})
+        # dγ and dβ swapped, dγ summing δ^Y ⊙ G_l where Ĝ_l belongs
+        add(f"dgammabeta{l}", l, Text("freg.slip.dgamma_is_dbeta", l=l),
+            {f"dgamma{l}": lambda rhs, e=_batch_sum(DY, column): e})
+        add(f"dbetagamma{l}", l, Text("freg.slip.dbeta_is_dgamma", l=l),
+            {f"dbeta{l}": lambda rhs, e=_batch_sum(HadamardProduct(DY, GH), column): e})
+        add(f"dgammaG{l}", l, Text("freg.slip.dgamma_on_g", l=l),
+            {f"dgamma{l}": lambda rhs, e=_batch_sum(HadamardProduct(DY, G), column): e})
+        if net.has_bias(l):
+            add(f"dbias{l}", l, Text("freg.slip.bias_of_bn", l=l),
+                {f"dB{l}": lambda rhs, e=_batch_sum(DY, column): e})
+    return out
+
+
+# --------------------------------------------------------------------------- the diagnoser
+
+
+class RegularizedDiagnoser(Diagnoser):
+    """`Diagnoser` for a network with section 7's features: its variants and sentences, and
+    the slips of section 7 tried before a plain factor can name them wrongly (a dropout
+    scale 1/(1 − p) = 2 left out is not "half the right value")."""
+
+    def __init__(self, derivation: Derivation, draws: list[Draw]):
+        super().__init__(derivation, draws)
+        self._section7 = None
+
+    def _section7_variants(self):
+        if self._section7 is None:
+            self._section7 = section7_variants(self.derivation)
+        return self._section7
+
+    def _all_variants(self):
+        if self._variants is None:
+            from .diagnose import variants
+
+            self._variants = variants(self.derivation) + self._section7_variants()
+        return self._variants
+
+    def expected(self, name: str) -> list[np.ndarray]:
+        return [as_numpy(self.derivation, name, d.values[name]) for d in self.draws]
+
+    def _variant_values(self, variant: Variant, name: str) -> list[np.ndarray]:
+        out = []
+        backward_only = Derivation(variant.derivation.network, variant.derivation.symbols, (),
+                                   variant.derivation.loss, variant.derivation.backward)
+        forward = [eq.name for eq in self.derivation.forward]
+        for d in self.draws:
+            if variant.key not in d.variants:
+                env = dict(d.env)
+                env.update((k, d.values[k]) for k in forward)
+                with np.errstate(all="ignore"):
+                    d.variants[variant.key] = run(backward_only, env, d.batch, NumpyBackend())
+            out.append(as_numpy(self.derivation, name, d.variants[variant.key][name]))
+        return out
+
+    def explain(self, name: str, got: list, rtol: float = RTOL) -> tuple[str, dict]:
+        self._rtol = rtol
+        layer = layer_of(name)
+        if any(np.asarray(g).dtype == object or not np.all(np.isfinite(np.asarray(g, float)))
+               for g in got):
+            return Text("diag.nan", name=name, layer=layer), {}
+        want = self.expected(name)
+        same = all(np.shape(g) == w.shape for g, w in zip(got, want))
+        if same:
+            for v in self._section7_variants():
+                if v.origin < layer:
+                    continue
+                if all(close(g, w, rtol) for g, w in zip(got, self._variant_values(v, name))):
+                    if v.origin == layer:
+                        return (Text("diag.slip", name=name, slip=v.slip),
+                                {"origin": layer, "variant": v.key})
+                    return (Text("diag.slip_above", name=name, origin=v.origin, slip=v.slip,
+                                 layer=layer), {"origin": v.origin, "variant": v.key})
+            penalty = self._penalty(name, layer, got, want)
+            if penalty is not None:
+                return penalty, {}
+        if name.startswith(("dgamma", "dbeta")):
+            return self._explain_vector(name, layer, got, want, same)
+        return super().explain(name, got, rtol)
+
+    def two_slips(self, name: str, got: list, hints=(), rtol: float = RTOL):
+        if name.startswith(("dgamma", "dbeta")):
+            return None
+        return super().two_slips(name, got, hints, rtol)
+
+    # ------------------------------------------------------------------ the penalty
+    def _penalty(self, name, layer, got, want):
+        """dW_l with its penalty term c·W_l off (left out, weight decay's λ where the L2
+        penalty's 2λ belongs or the other way round, another c), or a penalty on a bias, γ or
+        β (c·B_l added to the right gradient)."""
+        net = self.net
+        stem = re.match(r"d(W|B|gamma|beta)\d+\Z", name)
+        if stem is None:
+            return None
+        stem = stem.group(1)
+        param = f"{stem}{layer}"
+        right_c = 0.0
+        if stem == "W" and net.penalty is not None:
+            right_c = float(2 * net.penalty_coefficient)
+        cs = []
+        for g, w, d in zip(got, want, self.draws):
+            P = as_numpy(self.derivation, param, d.env[param])
+            g, w = np.asarray(g, float), np.asarray(w, float)
+            data = w - right_c * P  # the gradient without the penalty's term
+            denom = float(np.sum(P * P))
+            if denom == 0 or g.shape != w.shape:
+                return None
+            c = float(np.sum((g - data) * P) / denom)
+            if not close(g, data + c * P, self._rtol):
+                return None
+            cs.append(c)
+        c = cs[0]
+        if any(abs(x - c) > 1e-6 * max(abs(c), 1e-12) for x in cs):
+            return None
+        if abs(c - right_c) <= 1e-9 * max(abs(right_c), 1e-12):
+            return None  # right after all (within the tolerance of close)
+        if stem != "W":
+            if abs(c) < 1e-12:
+                return None
+            return Text("freg.pen.on_param", name=name, layer=layer, c=c, param=param,
+                        what=Text(f"freg.pen.what.{'bias' if stem == 'B' else 'bn'}"),
+                        penalty=self._penalty_text(), spelled=self._spelled(net.penalty))
+        if net.penalty is None:
+            return None  # a penalty on a network without one: judge's _penalty names it
+        lam = float(net.penalty_lambda)
+        fields = dict(name=name, layer=layer, param=param, c=c, lam=format_number(
+            net.penalty_lambda), penalty=self._penalty_text(), spelled=self._spelled(net.penalty))
+        if abs(c) <= 1e-9 * abs(right_c):
+            return Text("freg.pen.missing", right=right_c, **fields)
+        other = "l2" if net.penalty == "weight_decay" else "weight_decay"
+        other_c = float(2 * PENALTIES[other][1]) * lam
+        if abs(c - other_c) <= 1e-6 * abs(other_c):
+            return Text(f"freg.pen.as_{other}", right=right_c, other=self._spelled(other),
+                        **fields)
+        return Text("freg.pen.other", right=right_c, **fields)
+
+    def _spelled(self, penalty: str) -> str:
+        """`+wd@0.01` or `+l2@0.01`: the loss suffix of a penalty with the network's λ."""
+        return f"+{PENALTIES[penalty][0]}@{format_number(self.net.penalty_lambda)}"
+
+    def _penalty_text(self):
+        net = self.net
+        if net.penalty is None:
+            return Text("freg.pen.none")
+        return Text(f"freg.pen.is_{net.penalty}", spelled=self._spelled(net.penalty),
+                    lam=format_number(net.penalty_lambda))
+
+    # ------------------------------------------------------------------ dγ and dβ
+    def _explain_vector(self, name, layer, got, want, same):
+        """dγ_l or dβ_l: transposed, another shape, reduced over the wrong axis, a factor."""
+        g_shape, w_shape = np.shape(got[0]), want[0].shape
+        if not same:
+            if len(w_shape) == 2 and all(np.shape(g) == w.T.shape and close(g, w.T, self._rtol)
+                                         for g, w in zip(got, want)):
+                return (Text("diag.transposed_shape", name=name, layer=layer,
+                             got=shape_text(g_shape), want=shape_text(w_shape)), {})
+            if all(np.size(g) == w.size and close(np.reshape(g, w.shape), w, self._rtol)
+                   for g, w in zip(got, want)):
+                return (Text("diag.reshaped", name=name, layer=layer, got=shape_text(g_shape),
+                             want=shape_text(w_shape)), {"shape": True})
+        reduced = self._vector_reduction(name, layer, got)
+        if reduced is not None:
+            return reduced, {}
+        if same:
+            factor = self._factor(got, want)
+            if factor is not None:
+                text, c, ratios = factor
+                return (Text("diag.factor", name=name, layer=layer, text=text),
+                        {"factor": c, "ratios": ratios, "text": text})
+        return None, {}
+
+    def _vector_reduction(self, name, layer, got):
+        """dγ_l / dβ_l as its summand (δ^Y ⊙ Ĝ, δ^Y) reduced over the units, everything,
+        averaged, or not reduced at all."""
+        column = self.derivation.layout == "column"
+        batch_axis, unit_axis = (1, 0) if column else (0, 1)
+        gamma = name.startswith("dgamma")
+        what = f"DY{layer} * GH{layer}" if gamma else f"DY{layer}"
+        summands = []
+        for d in self.draws:
+            DY = np.asarray(d.values[f"DY{layer}"], float)
+            summands.append(DY * np.asarray(d.values[f"GH{layer}"], float) if gamma else DY)
+        fields = dict(name=name, layer=layer, what=what, batch_axis=batch_axis,
+                      unit_axis=unit_axis, shape=shape_text(np.shape(got[0])))
+        ways = [
+            (lambda a: a.sum(axis=unit_axis, keepdims=True), "freg.red.units"),
+            (lambda a: a.sum(axis=unit_axis), "freg.red.units"),
+            (lambda a: a.mean(axis=unit_axis, keepdims=True), "freg.red.mean_units"),
+            (lambda a: a.mean(axis=unit_axis), "freg.red.mean_units"),
+            (lambda a: a.sum(), "freg.red.all"),
+            (lambda a: a, "freg.red.none"),
+        ]
+        if np.shape(got[0]) != as_numpy(self.derivation, name, self.draws[0].values[name]).shape:
+            ways.append((lambda a: a.mean(axis=batch_axis), "freg.red.mean_shape"))
+            ways.append((lambda a: a.mean(axis=batch_axis, keepdims=True), "freg.red.mean_shape"))
+        for fn, key in ways:
+            if all(np.shape(g) == np.shape(fn(a)) and close(g, fn(a), self._rtol)
+                   for g, a in zip(got, summands)):
+                return Text(key, **fields)
+        return None
+
+
+def prepared(derivation: Derivation, batches: tuple, rng) -> tuple:
+    """(derivation, draws, diagnoser) for formulas on a network with section 7's features."""
+    draws = [draw(derivation, b, rng) for b in batches]
+    return derivation, draws, RegularizedDiagnoser(derivation, draws)
