@@ -45,6 +45,8 @@ class Outcome:
     dtypes: dict = field(default_factory=dict)
     #: gradient key -> param, where FUNC returned the parameter array itself
     aliases: dict = field(default_factory=dict)
+    #: the dropout masks the call used, read back (M1 -> 0/1 float64 array)
+    masks: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
     #: the failure is FUNC raising (not a bad return value)
     raised: bool = False
@@ -173,6 +175,10 @@ def call_and_collect(adapter, params: dict, X: np.ndarray, T: np.ndarray, batch:
     except BaseException as exc:  # noqa: BLE001
         return Outcome(failure=f"{name} returned something that cannot be read: "
                                f"{describe_exception(exc)}")
+    try:
+        outcome.masks = {k: np.asarray(v, dtype=np.float64) for k, v in dict.items(result.masks)}
+    except BaseException:  # noqa: BLE001  # masks that cannot be read: as if none were kept
+        outcome.masks = {}
     for k, array in passed.items():
         if not (array.shape == originals[k].shape and np.array_equal(array, originals[k])):
             outcome.modified[k] = as_float_array(array) if array.shape == originals[k].shape else None

@@ -46,31 +46,62 @@ class ReturnError(ValueError):
 @dataclass(frozen=True)
 class Shape:
     """What the conventions need of a network, as plain data (a worker process gets it
-    without importing SymPy): the sizes n_0..n_L, the layout, which layers have a bias."""
+    without importing SymPy): the sizes n_0..n_L, the layout, which layers have a bias, and
+    contract section 7's settings: which layers normalize, each layer's dropout probability
+    (None: no dropout), the penalty ("weight_decay", "l2" or None) and its λ."""
 
     sizes: tuple
     layout: str
     biases: tuple
+    norms: tuple = ()
+    drops: tuple = ()
+    penalty: str | None = None
+    lam: float = 0.0
 
     @property
     def depth(self) -> int:
         return len(self.sizes) - 1
+
+    def batch_norm(self, l: int) -> bool:
+        return bool(self.norms) and self.norms[l - 1]
+
+    def dropout(self, l: int) -> float | None:
+        return self.drops[l - 1] if self.drops else None
+
+    @property
+    def plain(self) -> bool:
+        return not any(self.norms) and all(p is None for p in self.drops) and self.penalty is None
 
     @classmethod
     def of(cls, net) -> Shape:
         """The shape of a `spec.Network` (or of a `Shape`)."""
         if isinstance(net, Shape):
             return net
+        depth = len(net.sizes) - 1
+        norms = tuple(bool(net.batch_norm(l)) for l in range(1, depth + 1)) if hasattr(
+            net, "batch_norm") else ()
+        drops = tuple(None if net.dropout(l) is None else float(net.dropout(l))
+                      for l in range(1, depth + 1)) if hasattr(net, "dropout") else ()
+        norms = norms if any(norms) else ()
+        drops = drops if any(p is not None for p in drops) else ()
+        penalty = getattr(net, "penalty", None)
+        lam = float(net.penalty_lambda) if penalty is not None else 0.0
         return cls(tuple(net.sizes), net.layout,
-                   tuple(bool(getattr(layer, "bias", True)) for layer in net.layers))
+                   tuple(bool(getattr(layer, "bias", True)) for layer in net.layers),
+                   norms, drops, penalty, lam)
 
     def to_json(self) -> dict:
-        return {"sizes": list(self.sizes), "layout": self.layout, "biases": list(self.biases)}
+        return {"sizes": list(self.sizes), "layout": self.layout, "biases": list(self.biases),
+                "norms": list(self.norms), "drops": list(self.drops), "penalty": self.penalty,
+                "lam": self.lam}
 
     @classmethod
     def from_json(cls, data: dict) -> Shape:
         return cls(tuple(int(n) for n in data["sizes"]), str(data["layout"]),
-                   tuple(bool(b) for b in data["biases"]))
+                   tuple(bool(b) for b in data["biases"]),
+                   tuple(bool(b) for b in data.get("norms", ())),
+                   tuple(None if p is None else float(p) for p in data.get("drops", ())),
+                   data.get("penalty"), float(data.get("lam", 0.0)))
 
 
 def biased(net) -> tuple[bool, ...]:
@@ -79,18 +110,28 @@ def biased(net) -> tuple[bool, ...]:
 
 
 def param_names(net) -> list[str]:
-    """W1, B1, W2, ... in layer order, without the biases of bias-free layers."""
+    """W1, B1, gamma1, beta1, W2, ... in layer order, without the biases of bias-free layers
+    (gamma_l and beta_l for batch-norm layers only)."""
+    shape = Shape.of(net)
     out = []
     for l, has_bias in enumerate(biased(net), start=1):
         out.append(f"W{l}")
         if has_bias:
             out.append(f"B{l}")
+        if shape.batch_norm(l):
+            out += [f"gamma{l}", f"beta{l}"]
     return out
 
 
+def layer_index(name: str) -> int:
+    """The layer number of W2, B2, gamma2, beta2, M2."""
+    return int(re.sub(r"^\D+", "", name))
+
+
 def layout_shape(net, name: str) -> tuple[int, ...]:
-    """The contract's shape of parameter `name` in NumPy code (row-layout biases 1-D)."""
-    l = int(name[1:])
+    """The contract's shape of parameter `name` in NumPy code (row-layout per-unit vectors -
+    biases, gamma, beta - 1-D)."""
+    l = layer_index(name)
     n, n_prev = net.sizes[l], net.sizes[l - 1]
     if name[0] == "W":
         return (n, n_prev) if net.layout == "column" else (n_prev, n)
@@ -98,7 +139,8 @@ def layout_shape(net, name: str) -> tuple[int, ...]:
 
 
 _PARAM = re.compile(r"(w|weights?|b|bias(?:es)?)_?(\d+)", re.IGNORECASE)
-_GRAD_PREFIX = re.compile(r"(?:d|d_|grad_?|grads_|nabla_?)(?=[wb])", re.IGNORECASE)
+_BN_PARAM = re.compile(r"(gamma|beta)_?(\d+)", re.IGNORECASE)
+_GRAD_PREFIX = re.compile(r"(?:d|d_|grad_?|grads_|nabla_?)(?=[wbg])", re.IGNORECASE)
 X_NAMES = ("X", "x", "inputs", "input", "x_batch", "X_batch", "data", "features", "feature",
            "xb", "Xb", "a", "a0", "A0", "sample", "img", "image", "images", "imgs", "x_i", "xi",
            "example", "instance", "inp", "x_in", "x_train", "X_train", "point")
@@ -125,7 +167,11 @@ def canonical(name: str, net, gradient: bool = False) -> str | None:
         text = _GRAD_PREFIX.sub("", text, count=1) if _GRAD_PREFIX.match(text) else text
     m = _PARAM.fullmatch(text)
     if not m:
-        return None
+        m = _BN_PARAM.fullmatch(text)
+        if not m:
+            return None
+        key = m.group(1).lower() + str(int(m.group(2)))
+        return key if key in param_names(net) else None
     key = ("W" if m.group(1)[0] in "wW" else "B") + str(int(m.group(2)))
     return key if key in param_names(net) else None
 
@@ -248,7 +294,7 @@ def _fits(net, name: str, shape: tuple) -> str | None:
         return "as is"
     if name[0] == "W":
         return "transposed" if shape == want[::-1] else None
-    n = net.sizes[int(name[1:])]
+    n = net.sizes[layer_index(name)]
     return "reshaped" if shape in ((n,), (n, 1), (1, n)) else None
 
 
@@ -372,11 +418,17 @@ def bind(fn, net, label: str, method: bool) -> Binding:
     if sig is None:
         return Binding([(None, "params"), (None, "X"), (None, "T")], False)
     plan, unmatched = [], []
+    settings = course_settings(net, function=True)
+    drops = any(p is not None for p in Shape.of(net).drops)
     for p in sig.parameters.values():
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             continue
         key = canonical(p.name, net)
-        if p.name in X_NAMES:
+        if drops and p.name in MASK_NAMES:
+            plan.append((p, "masks"))
+        elif p.name in settings and p.kind != p.POSITIONAL_ONLY and p.default is not p.empty:
+            plan.append((p, "set:" + p.name))
+        elif p.name in X_NAMES:
             plan.append((p, "X"))
         elif p.name in T_NAMES:
             plan.append((p, "T"))
@@ -387,7 +439,7 @@ def bind(fn, net, label: str, method: bool) -> Binding:
         elif p.default is p.empty:
             unmatched.append(p)
     named = {what for _, what in plan}
-    takes = {w for w in named if w not in ("X", "T", "params")}
+    takes = {w for w in named if w not in ("X", "T", "params", "masks") and not w.startswith("set:")}
     if {"X", "T"} <= named or takes:
         if len(unmatched) == 1 and "params" not in named and not takes:
             plan.append((unmatched[0], "params"))
@@ -449,6 +501,54 @@ SIZES_NAMES = frozenset((
 #: constructor or FUNC arguments that change the loss (an L2 penalty / weight decay)
 PENALTY_NAMES = ("reg", "weight_decay_lambda", "weight_decay", "l2", "l2_reg", "reg_lambda",
                  "lambda_", "lam", "lmbda", "reg_strength", "regularization", "l2_lambda")
+
+
+#: names course code gives section 7's settings: batch norm switched on ...
+BATCHNORM_SWITCHES = ("use_batchnorm", "batchnorm", "use_bn", "batch_norm", "use_batch_norm",
+                      "batch_normalization", "use_batch_normalization")
+#: ... dropout switched on, its probability of dropping a unit, of keeping one
+DROPOUT_SWITCHES = ("use_dropout",)
+DROP_NAMES = ("dropout", "dropout_ratio", "dropout_ration", "dropout_rate", "dropout_prob",
+              "drop_prob", "dropout_p", "p_drop", "drop_rate")
+KEEP_NAMES = ("dropout_keep_ratio", "keep_prob", "keep_ratio", "keep_probability",
+              "dropout_keep_prob", "keep_rate")
+#: what FUNC may take the dropout masks as
+MASK_NAMES = ("masks", "mask", "dropout_masks", "drop_masks")
+
+
+def course_settings(net, function: bool = False) -> dict:
+    """The network's section-7 settings under every name course code gives them: the penalty's
+    λ (`PENALTY_NAMES`), batch norm (``normalization="batchnorm"``, ``use_batchnorm=True``)
+    where every hidden layer normalizes, dropout (``dropout_ratio=p``,
+    ``dropout_keep_ratio=1-p``, ``use_dropout=True``) where every hidden layer drops with the
+    same p. With `function` (FUNC's own arguments) dropout's p may also be called ``p``."""
+    shape = Shape.of(net)
+    out = {}
+    if shape.penalty is not None:
+        lam = shape.lam
+        out.update((name, int(lam) if float(lam).is_integer() else lam) for name in PENALTY_NAMES)
+    hidden = range(1, shape.depth)
+    if shape.depth > 1 and all(shape.batch_norm(l) for l in hidden) and not shape.batch_norm(
+            shape.depth):
+        out["normalization"] = "batchnorm"
+        out.update((name, True) for name in BATCHNORM_SWITCHES)
+    drops = {shape.dropout(l) for l in hidden}
+    if shape.depth > 1 and len(drops) == 1 and None not in drops:
+        p = drops.pop()
+        out.update((name, p) for name in DROP_NAMES + (("p",) if function else ()))
+        out.update((name, float(1 - p)) for name in KEEP_NAMES)
+        out.update((name, True) for name in DROPOUT_SWITCHES)
+    return out
+
+
+def _settings_for(fn, net, function: bool = False) -> dict:
+    """The course settings `fn`'s signature takes by name, in its order."""
+    sig = _signature(fn)
+    if sig is None:
+        return {}
+    settings = course_settings(net, function)
+    return {p.name: settings[p.name] for p in sig.parameters.values()
+            if p.name in settings and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD, p.POSITIONAL_ONLY)}
 
 
 def _hidden_forms(name: str, hidden: list) -> list:
@@ -538,6 +638,20 @@ def _construct(cls, net, label: str):
     else:
         attempts = [((sizes,), {}, f"{cls.__name__}({sizes})"),
                     (tuple(sizes), {}, f"{cls.__name__}({', '.join(map(str, sizes))})")]
+    settings = _settings_for(cls, net)
+    if settings:
+        params = list(sig.parameters) if sig is not None else []
+
+        def with_settings(args, kwargs, how):
+            taken = set(params[:len(args)]) | set(kwargs)
+            more = {k: v for k, v in settings.items() if k not in taken}
+            if not more:
+                return args, kwargs, how
+            base = how[:-1]
+            return (args, dict(kwargs, **more), base + ("" if base.endswith("(") else ", ")
+                    + ", ".join(f"{k}={v!r}" for k, v in more.items()) + ")")
+
+        attempts = [with_settings(*a) for a in attempts]
     if not attempts:
         raise CallingError(f"{label}: cannot build {cls.__name__} from the layer sizes {sizes}: "
                            f"its constructor is {constructor_text(cls)}")
@@ -590,6 +704,74 @@ class Outcome:
 
     grads: dict
     notes: list
+    #: the dropout masks the call used, read back from where the code keeps them: M1 -> 0/1
+    masks: dict = field(default_factory=dict)
+
+
+def mask_shape(net, l: int, batch: int) -> tuple:
+    """The shape of layer l's dropout mask M_l in the layout (as R_l)."""
+    n = net.sizes[l]
+    return (n, batch) if net.layout == "column" else (batch, n)
+
+
+def _droppy(name: str, obj=None) -> bool:
+    """Is `name` (a key, an attribute, a class name) or `obj` (its attributes) a dropout's?"""
+    low = str(name).lower()
+    if "drop" in low:
+        return True
+    if obj is not None and hasattr(obj, "__dict__"):
+        attrs = {k.lower() for k in vars(obj)}
+        return bool(attrs & set(DROP_NAMES + KEEP_NAMES)) or any("drop" in a for a in attrs)
+    return False
+
+
+def read_masks(obj, net, batch: int) -> dict:
+    """The dropout masks `obj` keeps after a training call, as 0/1 float arrays keyed M1, ...:
+    the `mask` of its dropout layer objects (in a dict, a list or an attribute; an object is a
+    dropout's by its class name, its key or its attributes: a ReLU's mask is not), or arrays in
+    attributes named like masks. Assigned to the dropout layers in order, by shape."""
+    shape = Shape.of(net)
+    layers = [l for l in range(1, shape.depth + 1) if shape.dropout(l) is not None]
+    if obj is None or not layers or not hasattr(obj, "__dict__"):
+        return {}
+    found, seen = [], set()
+
+    def take(value):
+        if isinstance(value, np.ndarray) and value.ndim == 2 and id(value) not in seen:
+            seen.add(id(value))
+            found.append(value)
+
+    def layer_object(name, value):
+        if hasattr(value, "__dict__") and not isinstance(value, type) and (
+                _droppy(type(value).__name__) or _droppy(name, value)):
+            for attr in ("mask", "dropout_mask", "_mask", "drop_mask", "keep_mask"):
+                take(getattr(value, attr, None) if attr in vars(value) else None)
+
+    for attr, value in list(vars(obj).items()):
+        masky = "mask" in attr.lower()
+        if isinstance(value, dict):
+            for k, v in list(value.items()):
+                if masky:
+                    take(v)
+                layer_object(k, v)
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                if masky:
+                    take(v)
+                layer_object(attr, v)
+        elif masky:
+            take(value)
+        else:
+            layer_object(attr, value)
+    out, rest = {}, list(found)
+    for l in layers:
+        want = mask_shape(net, l, batch)
+        for i, m in enumerate(rest):
+            if m.shape == want:
+                out[f"M{l}"] = (np.asarray(m) != 0).astype(float)
+                del rest[i]
+                break
+    return out
 
 
 class Adapter:
@@ -612,6 +794,8 @@ class Adapter:
         self.instance = None
         #: what the last call did besides returning (spellings read, parameters it changed)
         self.findings: list[str] = []
+        #: the dropout masks to pass where FUNC takes them (M1 -> 0/1 array), set per call
+        self.given_masks: dict = {}
         bound = self.target.function
         if self.target.cls is not None:
             self.instance, how = _construct(self.target.cls, net, self.label)
@@ -623,6 +807,12 @@ class Adapter:
             self._use_instance(Text("conv.the_object", cls=type(self.instance).__name__), strict=False)
         else:
             self.binding = bind(bound, net, self.label, method=False)
+        #: section 7's settings passed as FUNC's own arguments (``reg=0.1``)
+        self.passed = {what[4:]: course_settings(net, function=True)[what[4:]]
+                       for _, what in self.binding.plan if what.startswith("set:")}
+        if self.passed:
+            self.notes.append(Text("conv.passed", label=self.label, settings=", ".join(
+                f"{k}={v!r}" for k, v in self.passed.items())))
         if "XT" in self.binding.names:
             self.notes.append(Text("conv.pair", label=self.label, name=self.binding.names["XT"]))
         if self.binding.by_name and self.binding.takes:
@@ -673,7 +863,16 @@ class Adapter:
         if self.target.cls is not None:
             out.update(penalty_settings(self.target.cls))
         out.update(penalty_settings(self.function))
-        return out
+        passed = course_settings(self.net)
+        return {k: v for k, v in out.items() if k not in passed}
+
+    @property
+    def takes_masks(self) -> bool:
+        """Does FUNC take the dropout masks as an argument (`MASK_NAMES`)?"""
+        return any(what == "masks" for _, what in self.binding.plan)
+
+    def _masks_passed(self) -> dict:
+        return {k: np.array(v, dtype=float) for k, v in self.given_masks.items()}
 
     @property
     def function(self):
@@ -707,10 +906,13 @@ class Adapter:
             written[k] = value
         view = ParamsView(params, self.net) if any(
             what == "params" for _, what in self.binding.plan) else params
-        values = {"X": X, "T": T, "XT": (X, T), "params": view}
+        values = {"X": X, "T": T, "XT": (X, T), "params": view, "masks": self._masks_passed()}
         args, kwargs = [], {}
         for name, what in self.binding.plan:
-            value = values[what] if what in values else params[what]
+            if what.startswith("set:"):
+                value = self.passed[what[4:]]
+            else:
+                value = values[what] if what in values else params[what]
             if name is None or name in self.binding.positional_only:
                 args.append(value)
             else:
@@ -737,6 +939,9 @@ class Adapter:
         raw = self.call_raw(params, X, T)
         outcome = self.normalize(raw)
         outcome.notes[:0] = [n for n in self.findings if n not in outcome.notes]
+        if any(p is not None for p in self.net.drops) and not self.takes_masks:
+            batch = X.shape[1 if self.net.layout == "column" else 0] if np.ndim(X) == 2 else 1
+            outcome.masks = read_masks(self.instance, self.net, batch)
         return outcome
 
     @property

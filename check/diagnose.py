@@ -17,7 +17,7 @@ import numpy as np
 from sympy import HadamardProduct
 
 from ..derive import activations
-from ..derive.chain import Derivation, Equation
+from ..derive.chain import VECTOR_STEMS, Derivation, Equation
 from ..derive.evaluate import NumpyBackend, evaluate, run
 from ..derive.nodes import Activated, ActivationPrime
 from .messages import Text
@@ -38,9 +38,10 @@ class Draw:
 
 
 def numpy_value(derivation: Derivation, name: str, value) -> np.ndarray:
-    """`value` in the shape the NumPy code uses (row-layout biases and their gradients 1-D)."""
+    """`value` in the shape the NumPy code uses (row-layout per-unit vectors - biases, gamma,
+    beta - and their gradients 1-D)."""
     value = np.asarray(value, dtype=float)
-    if derivation.layout == "row" and name.lstrip("d").startswith("B"):
+    if derivation.layout == "row" and name.lstrip("d").startswith(VECTOR_STEMS):
         return value.reshape(-1)
     return value
 

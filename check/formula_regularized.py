@@ -60,9 +60,11 @@ def as_numpy(derivation: Derivation, name: str, value) -> np.ndarray:
 # --------------------------------------------------------------------------- drawing points
 
 
-def draw(derivation: Derivation, batch: int, rng: np.random.Generator) -> Draw:
+def draw(derivation: Derivation, batch: int, rng: np.random.Generator,
+         targets: str = "soft") -> Draw:
     """A float point with γ_l, β_l and the 0/1 masks M_l too; every kinked activation's input
-    (Y_l after batch norm, else G_l) at least KINK_MARGIN from 0 (redrawn)."""
+    (Y_l after batch norm, else G_l) at least KINK_MARGIN from 0 (redrawn). `targets` as in
+    `judge.draw` (with "labels" the draw holds the integer labels code gets in place of T)."""
     from .judge import _targets
 
     net = derivation.network
@@ -87,14 +89,14 @@ def draw(derivation: Derivation, batch: int, rng: np.random.Generator) -> Draw:
             if p is not None:
                 env[f"M{l}"] = orient((rng.uniform(size=(sizes[l], batch)) >= float(p))
                                       .astype(float))
-        env["T"], _ = _targets(net, batch, rng)
+        env["T"], labels = _targets(net, batch, rng, targets)
         with np.errstate(all="ignore"):
             values = run(derivation, env, batch, NumpyBackend())
         inputs = [f"Y{l}" if net.batch_norm(l) else f"G{l}"
                   for l, layer in enumerate(net.layers, start=1) if layer.act.kink]
         if all(np.min(np.abs(values[k])) >= KINK_MARGIN for k in inputs):
             break
-    return Draw(batch, env, values)
+    return Draw(batch, env, values, labels=labels)
 
 
 # --------------------------------------------------------------------------- wrong derivations
@@ -176,12 +178,13 @@ def section7_variants(derivation: Derivation) -> list[Variant]:
     net = derivation.network
     column = net.layout == "column"
     s = derivation.symbols
-    out = []
+    out, made = [], []
 
     def add(key, origin, slip, changes):
         changed = _with(derivation, changes)
         if changed.backward != derivation.backward:
             out.append(Variant(key, origin, slip, changed))
+            made.append((key, origin, slip, changes))
 
     for l, layer in enumerate(net.layers, start=1):
         up = f"DY{l}" if net.batch_norm(l) else f"D{l}"
@@ -253,6 +256,29 @@ def section7_variants(derivation: Derivation) -> list[Variant]:
         if net.has_bias(l):
             add(f"dbias{l}", l, Text("freg.slip.bias_of_bn", l=l),
                 {f"dB{l}": lambda rhs, e=_batch_sum(DY, column): e})
+    return _in_every_layer(derivation, made) + out
+
+
+def _in_every_layer(derivation: Derivation, made: list) -> list[Variant]:
+    """The same slip made in every layer it can be made in (code that loops over the layers
+    repeats its slip): one variant per slip of two or more layers, named at its lowest."""
+    groups: dict[str, list] = {}
+    for key, origin, slip, changes in made:
+        groups.setdefault(re.sub(r"[0-9]+\Z", "", key), []).append((origin, slip, changes))
+    out = []
+    for stem, group in groups.items():
+        if len(group) < 2:
+            continue
+        merged = {}
+        for _origin, _slip, changes in group:
+            merged.update(changes)
+        changed = _with(derivation, merged)
+        if changed.backward == derivation.backward:
+            continue
+        lowest, slip, _ = group[0]
+        others = ", ".join(str(origin) for origin, _, _ in group[1:])
+        out.append(Variant(f"{stem}all", lowest, Text("freg.slip.every_layer", slip=slip,
+                                                      others=others), changed))
     return out
 
 
@@ -318,9 +344,29 @@ class RegularizedDiagnoser(Diagnoser):
             penalty = self._penalty(name, layer, got, want)
             if penalty is not None:
                 return penalty, {}
+            bias = self._bias_of_batch_norm(name, layer, got)
+            if bias is not None:
+                return bias
         if name.startswith(("dgamma", "dbeta")):
             return self._explain_vector(name, layer, got, want, same)
         return super().explain(name, got, rtol)
+
+    def _bias_of_batch_norm(self, name, layer, got):
+        """dB_l of a batch-norm layer (exactly 0) computed as δ_l summed over the batch, with a
+        slip of δ_l (or above) that makes the sum no longer 0: that slip named."""
+        if not (name.startswith("dB") and self.net.batch_norm(layer)):
+            return None
+        column = self.derivation.layout == "column"
+        for v in self._section7_variants():
+            if v.origin < layer:
+                continue
+            sums = [as_numpy(self.derivation, name, _batch_sum_values(D, column))
+                    for D in self._variant_values(v, f"D{layer}")]
+            if all(np.shape(g) == w.shape and close(g, w, self._rtol) for g, w in zip(got, sums)):
+                key = "diag.slip" if v.origin == layer else "diag.slip_above"
+                return (Text(key, name=name, slip=v.slip, origin=v.origin, layer=layer),
+                        {"origin": v.origin, "variant": v.key})
+        return None
 
     def two_slips(self, name: str, got: list, hints=(), rtol: float = RTOL):
         if name.startswith(("dgamma", "dbeta")):
@@ -442,6 +488,11 @@ class RegularizedDiagnoser(Diagnoser):
                    for g, a in zip(got, summands)):
                 return Text(key, **fields)
         return None
+
+
+def _batch_sum_values(D, column: bool) -> np.ndarray:
+    D = np.asarray(D, dtype=float)
+    return D.sum(axis=1, keepdims=True) if column else D.sum(axis=0, keepdims=True)
 
 
 def prepared(derivation: Derivation, batches: tuple, rng) -> tuple:

@@ -23,7 +23,7 @@ from ..derive import losses
 from ..derive.chain import VECTOR_STEMS, Derivation, derive
 from ..derive.evaluate import ExactBackend, NumpyBackend, evaluate, run
 from ..derive.proof import capped_network, draw_point, exactly_zero
-from ..derive.spec import Network, load, require_plain
+from ..derive.spec import Network, format_number, load
 from . import calling, conventions, formula_regularized, precedence
 from . import formula as formula_lang
 from .diagnose import (
@@ -187,13 +187,14 @@ def _row(cells, widths) -> str:
 
 
 def _network(net) -> Network:
-    net = load(net) if isinstance(net, str) else net
-    require_plain(net, "check")
-    return net
+    """Any network of contract sections 1 and 7."""
+    return load(net) if isinstance(net, str) else net
 
 
 def parameter_count(net: Network) -> int:
-    return sum(a * b + a for a, b in zip(net.sizes[1:], net.sizes[:-1]))
+    """Weights, biases and batch norm's gamma and beta."""
+    return sum(a * b + a + (2 * a if net.batch_norm(l) else 0)
+               for l, (a, b) in enumerate(zip(net.sizes[1:], net.sizes[:-1]), start=1))
 
 
 def checked_network(net: Network) -> tuple[Network, str | None]:
@@ -222,6 +223,8 @@ def draw(derivation: Derivation, batch: int, rng: np.random.Generator, targets: 
     labels FUNC gets in place of T.
     """
     net = derivation.network
+    if not net.plain:
+        return formula_regularized.draw(derivation, batch, rng, targets)
     column = net.layout == "column"
     sizes = net.sizes
     values = None
@@ -352,6 +355,7 @@ def check_function(net, func, batch: int | None = None, seed: int = 0,
     catalogue(lang)  # an unknown language fails before anything runs
     net, capped = checked_network(_network(net))
     _check_targets(net, targets)
+    formula_regularized.check_batches(net, _batches(batch))
     report = _run_check(net, func, batch, seed, targets, timeout, memory_mb)
     report.lang = lang
     if report.error is not None and " raised " in report.error:
@@ -422,8 +426,12 @@ def _check_function(net, func, batch, seed, targets) -> CheckReport:
     returned: list[dict] = []
     modified: dict[str, str] = {}
     at_one = _BatchOfOne(derivation, caller, rng, targets)
-    for d in draws:
+    plain = net.plain
+    drops = [f"M{l}" for l in range(1, net.depth + 1) if net.dropout(l) is not None]
+    for i, d in enumerate(draws):
         params, X, T = _inputs(derivation, d)
+        if drops and getattr(adapter, "takes_masks", False):
+            adapter.given_masks = {m: d.env[m].copy() for m in drops}
         passed = dict(params)
         originals = {k: v.copy() for k, v in params.items()}
         x_before, t_before = X.copy(), T.copy()
@@ -439,7 +447,7 @@ def _check_function(net, func, batch, seed, targets) -> CheckReport:
             kind = (exc.message.split(" raised ", 1)[-1].split(":")[0].split(" ")[0]
                     if isinstance(exc, runner.FuncFailed) else calling.type_name(exc))
             try:
-                again = not returned and _go_per_sample(caller, derivation, at_one, batch,
+                again = plain and not returned and _go_per_sample(caller, derivation, at_one, batch,
                                                         Text("sample.raised", kind=kind), report)
                 if again:
                     params = {k: v.copy() for k, v in originals.items()}
@@ -456,7 +464,7 @@ def _check_function(net, func, batch, seed, targets) -> CheckReport:
         grads = outcome.grads
         if not returned:
             wrong_shape = _wrong_shapes(derivation, grads, d)
-            if wrong_shape and _go_per_sample(
+            if wrong_shape and plain and _go_per_sample(
                     caller, derivation, at_one, batch, wrong_shape, report, grads, d,
                     lambda form, p=originals, x=x_before, t=t_before:
                     _summed_per_sample(caller, p, x, t, form)):
@@ -470,6 +478,14 @@ def _check_function(net, func, batch, seed, targets) -> CheckReport:
                     return report
                 grads = outcome.grads
         report.notes += [n for n in outcome.notes if n not in report.notes]
+        if drops and not getattr(adapter, "takes_masks", False):
+            kept = getattr(outcome, "masks", {}) or {}
+            missing = [m for m in drops if m not in kept]
+            if missing:
+                report.error = Text("error.masks_hidden", name=name, masks=", ".join(missing),
+                                    layer=missing[0][1:], command=_dropout_layer_check(net, missing[0]))
+                return report
+            draws[i] = d = _with_masks(derivation, d, kept)
         for k, array in passed.items():
             returned_it = any(v is array for v in grads.values())
             if not np.array_equal(array, originals[k]):
@@ -487,7 +503,7 @@ def _check_function(net, func, batch, seed, targets) -> CheckReport:
     if not keys:
         report.error = Text("error.no_gradients", name=name)
         return report
-    diagnoser = Diagnoser(derivation, draws)
+    diagnoser = (Diagnoser if plain else formula_regularized.RegularizedDiagnoser)(derivation, draws)
     raw = {}
     for key in keys:
         if key not in known:
@@ -515,9 +531,14 @@ def _check_function(net, func, batch, seed, targets) -> CheckReport:
         raw[key] = got, eps
     for key, (got, eps) in raw.items():
         report.params[key] = _judge(diagnoser, "d" + key, key, got, modified.get(key), eps)
-    for further in (lambda: _penalty(report, net, diagnoser, raw, settings),
-                    lambda: _compound(report, diagnoser, raw),
-                    lambda: _other_loss(report, net, diagnoser, raw)):
+    if drops and not all(report.params[k].ok for k in raw):
+        _dropout_scaled_at_test(report, name, derivation, draws, raw, modified)
+    if net.normalizes and not all(report.params[k].ok for k in raw):
+        _epsilon(report, name, derivation, draws, raw, modified)
+    for further in ((lambda: _penalty(report, net, diagnoser, raw, settings),
+                     lambda: _compound(report, diagnoser, raw),
+                     lambda: _other_loss(report, net, diagnoser, raw)) if plain else
+                    (lambda: _penalty(report, net, diagnoser, raw, settings),)):
         try:
             further()
         except Exception:  # noqa: BLE001  # an explanation that fails must not hide the verdicts
@@ -527,12 +548,98 @@ def _check_function(net, func, batch, seed, targets) -> CheckReport:
             report.params[key] = ParamResult(
                 key, False, None, None, tuple(numpy_value(derivation, key, draws[0].env[key]).shape),
                 None, note)
-    if batch is None and not caller.per_sample:
+    if plain and batch is None and not caller.per_sample:
         _single_sample_hint(report, derivation, at_one)
-    _convention(report, net, diagnoser, caller.per_sample)
-    _propagation(report, net, at_one, diagnoser)
+    if plain:
+        _convention(report, net, diagnoser, caller.per_sample)
+        _propagation(report, net, at_one, diagnoser)
     report.params = {k: report.params[k] for k in sorted(report.params, key=_order(known))}
     return report
+
+
+def _with_masks(derivation: Derivation, d: Draw, masks: dict) -> Draw:
+    """The draw `d` with the dropout masks the code used (0/1 arrays) and everything derived
+    from them."""
+    env = dict(d.env)
+    env.update((k, np.asarray(v, dtype=float)) for k, v in masks.items() if k in env)
+    with np.errstate(all="ignore"):
+        values = run(derivation, env, d.batch, NumpyBackend())
+    return Draw(d.batch, env, values, labels=d.labels)
+
+
+def _dropout_layer_check(net: Network, mask: str) -> str:
+    """``gradscribe check layer:dropout@0.5:4:row --python FILE:NAME``: the layer check of the
+    dropout behind mask M_l."""
+    l = int(mask[1:])
+    return (f"gradscribe check layer:dropout@{format_number(net.dropout(l))}:{net.sizes[l]}:"
+            f"{net.layout} --python FILE:NAME")
+
+
+def _dropout_scaled_at_test(report: CheckReport, name: str, derivation: Derivation, draws: list,
+                            raw: dict, modified: dict) -> None:
+    """Code whose dropout multiplies by the mask alone in training (and by 1 - p at test time,
+    as the book's `Dropout` does) computes the gradients of the network whose masks are
+    M_l (1 - p): inverted dropout's R_l ⊙ M_l (1 - p) / (1 - p) = R_l ⊙ M_l. Where every
+    gradient is right so, that is its convention (a note), not a slip."""
+    net = derivation.network
+    scaled = []
+    for d in draws:
+        env = dict(d.env)
+        for l in range(1, net.depth + 1):
+            p = net.dropout(l)
+            if p is not None:
+                env[f"M{l}"] = d.env[f"M{l}"] * float(1 - p)
+        with np.errstate(all="ignore"):
+            scaled.append(Draw(d.batch, env, run(derivation, env, d.batch, NumpyBackend()),
+                               labels=d.labels))
+    diagnoser = formula_regularized.RegularizedDiagnoser(derivation, scaled)
+    judged = {key: _judge(diagnoser, "d" + key, key, got, modified.get(key), eps)
+              for key, (got, eps) in raw.items()}
+    if all(r.ok for r in judged.values()):
+        report.params.update(judged)
+        ps = sorted({format_number(net.dropout(l)) for l in range(1, net.depth + 1)
+                     if net.dropout(l) is not None})
+        report.notes.append(Text("note.dropout_test_scaled", name=name, p=", ".join(ps)))
+
+
+#: the ε of batch norm that code commonly uses (PyTorch and course code 1e-5, the book 10e-7,
+#: Keras 1e-3, ...)
+EPSILONS = ("1e-3", "1e-4", "1e-5", "1e-6", "1e-7", "1e-8", "2e-5")
+
+
+def _epsilon(report: CheckReport, name: str, derivation: Derivation, draws: list, raw: dict,
+             modified: dict) -> None:
+    """Wrong gradients that are all right for batch norm with another common ε (the same in
+    every batch-norm layer): the code's ε differs from the network's, named as a convention
+    with the network to check it as."""
+    net = derivation.network
+    for text in EPSILONS:
+        eps = sp.Rational(text)
+        if all(layer.eps == eps for layer in net.layers if layer.batch_norm):
+            continue
+        other = dataclasses.replace(net, layers=tuple(
+            dataclasses.replace(layer, eps=eps) if layer.batch_norm else layer
+            for layer in net.layers))
+        again = derive(other)
+        moved = []
+        for d in draws:
+            with np.errstate(all="ignore"):
+                moved.append(Draw(d.batch, d.env, run(again, d.env, d.batch, NumpyBackend()),
+                                  labels=d.labels))
+        diagnoser = formula_regularized.RegularizedDiagnoser(again, moved)
+        judged = {key: _judge(diagnoser, "d" + key, key, got, modified.get(key), eps_)
+                  for key, (got, eps_) in raw.items()}
+        if not all(r.ok for r in judged.values()):
+            continue
+        ours = sorted({format_number(layer.eps) for layer in net.layers if layer.batch_norm})
+        text = Text("eps.convention", eps=format_number(eps), ours=", ".join(ours),
+                    spelled=other.inline())
+        for key, result in report.params.items():
+            if key in raw and not result.ok:
+                result.diagnosis = Text("eps.diag", name="d" + key, text=text)
+                result.facts = {}
+        report.notes.append(Text("note.eps", name=name, text=text))
+        return
 
 
 def _wrong_shapes(derivation: Derivation, grads: dict, d: Draw) -> str | None:
@@ -821,6 +928,21 @@ def _failure_text(derivation, caller, name, exc, params, X, T, batch, rng, targe
     return message
 
 
+def _zero_atol(diagnoser: Diagnoser, grad_name: str, d: Draw, rtol: float) -> float:
+    """The absolute tolerance of a gradient: 1e-12, and for the exactly-zero dB_l of a
+    batch-norm layer that keeps its bias, `rtol` times the largest sum of |δ_l| over the batch
+    (what code that sums δ_l, zero only up to rounding, is off by)."""
+    net = diagnoser.derivation.network
+    if not grad_name.startswith("dB") or net.plain:
+        return 1e-12
+    l = _layer_of(grad_name)
+    if not net.batch_norm(l) or f"D{l}" not in d.values:
+        return 1e-12
+    axis = 1 if net.layout == "column" else 0
+    return max(1e-12, rtol * float(np.max(np.sum(np.abs(np.asarray(d.values[f"D{l}"], float)),
+                                                  axis=axis), initial=0.0)))
+
+
 def _judge(diagnoser: Diagnoser, grad_name: str, key: str, got: list, note: str | None,
            eps: float = 0.0) -> ParamResult:
     """The verdict on one gradient received at every draw (computed in a precision of unit
@@ -837,7 +959,13 @@ def _judge(diagnoser: Diagnoser, grad_name: str, key: str, got: list, note: str 
     if all(f[0] is not None for f in figures):
         abs_err = max(f[0] for f in figures)
         rel_err = max(f[1] for f in figures)
-    ok = all(close(g, w, rtol) for g, w in zip(got, want))
+        if not np.isfinite(rel_err) and all(not np.any(w) for w in want):
+            # an exactly-zero gradient (dB of a batch-norm layer): relative to what sums to it
+            scales = [_zero_atol(diagnoser, grad_name, d, 1.0) for d in diagnoser.draws]
+            if all(sc > 1e-12 for sc in scales):
+                rel_err = max(f[0] / sc for f, sc in zip(figures, scales))
+    ok = all(close(g, w, rtol, _zero_atol(diagnoser, grad_name, d, rtol))
+             for g, w, d in zip(got, want, diagnoser.draws))
     diagnosis = None
     if not ok:
         try:

@@ -106,6 +106,11 @@ MESSAGES = {
     # notes of judge
     "note.capped": ("checked on capped widths {small} ({small_count} parameters) instead of {sizes} "
                     "({count} parameters), to bound memory; the derivation is the same for every width"),
+    "error.masks_hidden": ("{name} draws its own dropout masks ({masks}) and neither keeps them where the checker can read them (a dropout layer object's `mask`) nor takes them as an argument (`masks`, `mask`): check its dropout layer {layer} on its own with `{command}`"),
+    "note.dropout_test_scaled": ("{name} multiplies by the dropout mask alone in training (dropout scaled at test time by 1 - p, as the book's Dropout; p = {p}): judged with that convention, the same gradients as inverted dropout's mask / (1 - p) with the mask scaled by 1 - p"),
+    "eps.convention": "right for batch norm with ε = {eps} (the network has ε = {ours}): check it as {spelled}",
+    "eps.diag": "{name}: {text}",
+    "note.eps": "{name} normalizes with another ε: {text}",
     "note.setting": "{name}: {setting} left at its default; it changes the loss (a penalty on the weights)",
     "note.modified_data": "{name} modified {label} in place",
     "note.one_sample": ("{label} takes one sample: for a batch (N = {batch}) {why}, for one sample "
@@ -194,6 +199,7 @@ MESSAGES = {
     # how FUNC was called (conventions)
     "conv.the_object": "the {cls} object",
     "conv.pair": "{label} gets the data as one pair (X, T) in '{name}'",
+    "conv.passed": "{label} gets {settings} (the network's settings, by the names its code uses)",
     "conv.by_name": "{label} gets {names} by name",
     "conv.built": "{how} built; parameters set in {where}",
     "conv.used": "{how} used; parameters set in {where}",
@@ -299,6 +305,7 @@ MESSAGES = {
     "layer.slip.scores": "it uses the scores x where the probabilities {act}(x) belong",
     "layer.slip.no_targets": "the targets are not subtracted (dx = c (p − t))",
     # check --formula on networks with weight decay, an L2 penalty, batch norm, dropout (section 7)
+    "freg.slip.every_layer": "{slip}; and makes the same slip in layer {others}",
     "freg.slip.no_dropout": ("leaves out dropout of layer {l}: δ is multiplied by the mask M{l} and "
                              "by 1/(1 − p) = {scale} (p = {p}), as the forward pass's R{l} = A{l} ⊙ "
                              "M{l} / (1 − p)"),

@@ -103,6 +103,11 @@ MESSAGES = {
     # judge의 참고
     "note.capped": ("메모리를 제한하려고 너비 {sizes}(매개변수 {count}개) 대신 줄인 너비 {small}"
                     "(매개변수 {small_count}개)에서 검사했습니다. 유도는 어느 너비에서나 같습니다"),
+    "error.masks_hidden": ("{name}(은)는 드롭아웃 마스크({masks})를 스스로 뽑고, 검사기가 읽을 수 있는 곳(드롭아웃 계층 객체의 `mask`)에 두지도 인자(`masks`, `mask`)로 받지도 않습니다: 드롭아웃 계층 {layer}(을)를 따로 검사하세요: `{command}`"),
+    "note.dropout_test_scaled": ("{name}(은)는 학습 때 드롭아웃 마스크만 곱합니다(시험 때 1 - p를 곱하는 방식, 책의 Dropout처럼; p = {p}): 그 관례로 판정했습니다. 역드롭아웃의 mask / (1 - p)에서 마스크에 1 - p를 곱한 것과 같은 기울기입니다"),
+    "eps.convention": "ε = {eps}인 배치 정규화로는 맞습니다(신경망의 ε는 {ours}): {spelled}(으)로 검사하세요",
+    "eps.diag": "{name}: ε가 다릅니다. {text}",
+    "note.eps": "{name}(은)는 다른 ε로 정규화합니다: {text}",
     "note.setting": "{name}: {setting}(이)가 기본값 그대로입니다. 손실을 바꾸는 인자입니다(가중치에 대한 벌점)",
     "note.modified_data": "{name}(이)가 {label}(을)를 제자리에서 바꿨습니다",
     "note.one_sample": ("{label}(은)는 표본 하나를 받습니다: 배치(N = {batch})에서는 {why}, 표본 하나"
@@ -190,6 +195,7 @@ MESSAGES = {
     # FUNC를 부른 방식 (conventions)
     "conv.the_object": "{cls} 객체",
     "conv.pair": "{label}(은)는 데이터를 '{name}'에 짝 (X, T) 하나로 받습니다",
+    "conv.passed": "{label}에 {settings}(을)를 넘깁니다(신경망의 설정을 코드가 쓰는 이름으로)",
     "conv.by_name": "{label}(은)는 {names}(을)를 이름으로 받습니다",
     "conv.built": "{how}(으)로 만들었습니다; 매개변수 설정: {where}",
     "conv.used": "{how}(을)를 썼습니다; 매개변수 설정: {where}",
@@ -294,6 +300,7 @@ MESSAGES = {
     "layer.slip.scores": "확률 {act}(x)가 있어야 할 자리에 점수 x를 썼습니다",
     "layer.slip.no_targets": "목표값을 빼지 않았습니다(dx = c (p − t))",
     # 가중치 감쇠, L2 벌점, 배치 정규화, 드롭아웃이 있는 망의 check --formula (7절)
+    "freg.slip.every_layer": "{slip}; 계층 {others}에서도 같은 실수를 합니다",
     "freg.slip.no_dropout": ("층 {l}의 드롭아웃이 빠졌습니다: 순방향의 R{l} = A{l} ⊙ M{l} / (1 − p)처럼 "
                              "δ에 마스크 M{l}과 1/(1 − p) = {scale}(p = {p})를 곱해야 합니다"),
     "freg.slip.no_mask": ("층 {l}의 드롭아웃 마스크 M{l}이 빠졌습니다: 버린 유닛도 기울기를 통과시킵니다"

@@ -24,6 +24,9 @@ from .. import calling, conventions
 from ..messages import Text
 from . import wire
 
+#: the dropout masks the parent sends with a draw (M1, M2, ...: no parameter is named so)
+MASK_KEY = re.compile(r"M[0-9]+")
+
 #: Largest request the worker reads (the parent's draws are bounded far below this).
 MAX_REQUEST = 1 << 31
 
@@ -212,12 +215,14 @@ def serve(fd_in: int, fd_out: int, adapter) -> None:
             return
         batch = int(header["batch"])
         X, T = arrays.pop("X"), arrays.pop("T")
+        adapter.given_masks = {k: arrays.pop(k) for k in [k for k in arrays if MASK_KEY.fullmatch(k)]}
         if T.ndim == 0:
             T = T[()]  # one sample's class label, a scalar as `X[i]`-style code has it
         outcome = calling.call_and_collect(adapter, arrays, X, T, batch)
         try:
             sent = {"g:" + k: v for k, v in outcome.grads.items()}
             sent.update(("m:" + k, v) for k, v in outcome.modified.items() if v is not None)
+            sent.update(("k:" + k, v) for k, v in outcome.masks.items())
             message = wire.encode({
                 "kind": "outcome", "failure": outcome.failure, "raised": outcome.raised,
                 "bad": outcome.bad, "notes": outcome.notes, "replaced": outcome.replaced,
@@ -254,6 +259,7 @@ def run(fd_in: int, fd_out: int, path_text: str, name: str, megabytes: int, net)
                    "notes": [calling.safe_text(n, 500) for n in adapter.notes],
                    "texts": [_wire(n) for n in adapter.notes],
                    "data_names": list(adapter.data_names),
+                   "takes_masks": bool(adapter.takes_masks),
                    "settings": {calling.safe_text(k, 50): v
                                 for k, v in list(adapter.settings.items())[:10]}})
     serve(fd_in, fd_out, adapter)

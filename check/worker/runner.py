@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import os
 import pickle
+import re
 import select
 import signal
 import subprocess
@@ -88,6 +89,9 @@ class WorkerAdapter:
         self.notes: list[str] = []
         self.data_names: tuple = ()
         self.settings: dict = {}
+        self.takes_masks = False
+        #: the dropout masks sent with each call (M1 -> 0/1 array), set by the checker
+        self.given_masks: dict = {}
         self.batch_axis = 1 if net.layout == "column" else 0
         self.reply_limit = reply_limit
         self.budget = self.timeout
@@ -155,6 +159,7 @@ class WorkerAdapter:
         self.label = self.name = header["name"][:100] or self.name
         self.notes = _texts(notes[:20], header.get("texts"), 500)
         self.data_names = tuple(n[:50] for n in names[:4])
+        self.takes_masks = header.get("takes_masks") is True
         settings = header.get("settings", {})
         if isinstance(settings, dict):
             self.settings = {k[:50]: v for k, v in list(settings.items())[:10]
@@ -213,6 +218,7 @@ class WorkerAdapter:
             raise FuncFailed(self._failure, raised=False)
         arrays = dict(params)
         arrays["X"], arrays["T"] = X, T
+        arrays.update((k, np.asarray(v, dtype=np.float64)) for k, v in self.given_masks.items())
         try:
             self._transmit(wire.encode({"kind": "call", "batch": int(self.batch_of(X))}, arrays))
             header, sent = self._receive()
@@ -237,7 +243,7 @@ class WorkerAdapter:
         grads.update((k, calling.Bad(v)) for k, v in outcome.bad.items())
         for key, k in outcome.aliases.items():
             grads[key] = params[k] if k in params else grads.get(key)
-        return conventions.Outcome(grads, outcome.notes)
+        return conventions.Outcome(grads, outcome.notes, outcome.masks)
 
     def batch_of(self, X) -> int:
         return int(X.shape[self.batch_axis]) if X.ndim == 2 else 1  # 1-D: one sample
@@ -417,12 +423,14 @@ def _outcome(header: dict, sent: dict, params: dict) -> calling.Outcome | None:
         return None
     if not all(isinstance(k, str) and k in params for k in replaced + reshaped + list(aliases.values())):
         return None
-    grads, modified = {}, {}
+    grads, modified, masks = {}, {}, {}
     for name, array in sent.items():
         if type(array) is not np.ndarray or array.dtype != np.float64:
             return None
         if name.startswith("g:"):
             grads[name[2:]] = array
+        elif name.startswith("k:") and re.fullmatch(r"M[0-9]{1,4}", name[2:]) and array.ndim == 2:
+            masks[name[2:]] = (array != 0).astype(np.float64)
         elif name.startswith("m:") and name[2:] in params:
             modified[name[2:]] = array
         else:
@@ -441,7 +449,7 @@ def _outcome(header: dict, sent: dict, params: dict) -> calling.Outcome | None:
         bad={k[:100]: v[:500] for k, v in bad.items()},
         modified=modified, replaced=list(replaced),
         aliases={k[:100]: v for k, v in aliases.items()},
-        notes=_texts(notes[:20], header.get("texts"), 500),
+        notes=_texts(notes[:20], header.get("texts"), 500), masks=masks,
     )
 
 
