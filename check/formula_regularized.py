@@ -400,7 +400,7 @@ class RegularizedDiagnoser(Diagnoser):
                 return None
             cs.append(c)
         c = cs[0]
-        if any(abs(x - c) > 1e-6 * max(abs(c), 1e-12) for x in cs):
+        if any(abs(x - c) > 1e-6 * max(abs(c), abs(right_c), 1e-12) for x in cs):
             return None
         if abs(c - right_c) <= 1e-9 * max(abs(right_c), 1e-12):
             return None  # right after all (within the tolerance of close)

@@ -538,7 +538,8 @@ def _check_function(net, func, batch, seed, targets) -> CheckReport:
     for further in ((lambda: _penalty(report, net, diagnoser, raw, settings),
                      lambda: _compound(report, diagnoser, raw),
                      lambda: _other_loss(report, net, diagnoser, raw)) if plain else
-                    (lambda: _penalty(report, net, diagnoser, raw, settings),)):
+                    (lambda: _penalty(report, net, diagnoser, raw, settings),)
+                    if net.penalty is None else ()):
         try:
             further()
         except Exception:  # noqa: BLE001  # an explanation that fails must not hide the verdicts

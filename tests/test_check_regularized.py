@@ -1,0 +1,158 @@
+"""check --python on networks with batch norm, dropout and a penalty (contract section 7,
+issue 20 item 5): right code judged right over every activation, loss and layout; each slip
+of section 7 named; the masks read back or passed in; conventions named, not called slips.
+
+The backward passes are `tests/backprops/regularized_handwritten.py`'s (their own activation
+table and batch norm, not gradscribe's).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from gradscribe.check.judge import check_function
+
+BACKPROPS = Path(__file__).parent / "backprops"
+_spec = importlib.util.spec_from_file_location("regularized_handwritten",
+                                               BACKPROPS / "regularized_handwritten.py")
+rh = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(rh)
+
+ACTIVATIONS = ("identity", "relu", "leaky_relu", "elu", "sigmoid", "tanh", "softplus", "silu", "step")
+SIZES = (3, 4, 4, 2)
+
+
+def networks():
+    """(hidden acts, output act, loss, penalty, targets) over every activation and loss."""
+    for i, a in enumerate(ACTIVATIONS):
+        for j, loss in enumerate(("mse", "half_sse", "sse")):
+            yield (a, a), "identity", loss, ("wd", "l2", None)[(i + j) % 3], "soft"
+        yield ("tanh", "relu"), a, "mse", ("l2", "wd")[i % 2], "soft"
+    for loss in ("cross_entropy", "cross_entropy@sum"):
+        for targets in ("soft", "onehot", "labels"):
+            yield ("relu", "sigmoid"), "softmax", loss, "wd", targets
+    for loss in ("binary_cross_entropy", "binary_cross_entropy@sum"):
+        for targets in ("soft", "onehot"):
+            yield ("elu", "tanh"), "sigmoid", loss, "l2", targets
+
+
+def _inline(hidden, out, loss, penalty, lam, layout, drop=(0.25, 0.5)):
+    layers = [f"bn+{a}" + (f"+dropout@{p}" if p is not None else "")
+              for a, p in zip(hidden, drop)] + [out]
+    suffix = f"+{penalty}@{lam}" if penalty else ""
+    return f"{'-'.join(map(str, SIZES))}:{','.join(layers)}:{loss}{suffix}:{layout}"
+
+
+CASES = [(n, layout) for n in networks() for layout in ("column", "row")]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{'+'.join(c[0][0])}-{c[0][1]}-{c[0][2]}-{c[0][3]}-{c[0][4]}-{c[1]}")
+def test_right_code_is_right(case):
+    (hidden, out, loss, penalty, targets), layout = case
+    net = _inline(hidden, out, loss, penalty, 0.05, layout)
+    func = rh.make(hidden + (out,), loss, layout, (True, True, False), (0.25, 0.5, None),
+                   penalty, 0.05)
+    report = check_function(net, func, targets=targets)
+    assert report.error is None, report.error
+    wrong = {k: str(p.diagnosis) for k, p in report.params.items() if not p.ok}
+    assert wrong == {}
+    # every parameter was judged, gamma and beta included
+    assert sorted(report.params) == sorted(
+        ["W1", "B1", "gamma1", "beta1", "W2", "B2", "gamma2", "beta2", "W3", "B3"])
+
+
+#: each slip: the parameters it makes wrong, and words its diagnosis must have
+SLIPS = {
+    "no_gamma": ("leaves γ1 out of batch norm's δ1", ("W1", "gamma1", "beta1", "W2")),
+    "naive_bn": ("without the terms through the batch's mean and variance", ("W1", "B1", "W2", "B2")),
+    "dgamma_axis": ("", ("gamma1", "gamma2")),
+    "dbeta_is_dgamma": ("is dgamma", ("beta1", "beta2")),
+    "prime_at_g": ("at G", ("W1",)),
+    "no_scale": ("leaves out dropout's 1/(1 − p)", ("W1", "W2")),
+    "no_mask": ("mask", ("W1", "W2")),
+    "l2_factor": ("the term of an L2 penalty (+l2@0.1", ("W1", "W2", "W3")),
+    "penalty_on_bias": ("a penalty on a bias", ("B1", "B2", "B3")),
+    "no_penalty": ("", ("W1", "W2", "W3")),
+}
+
+
+@pytest.mark.parametrize("layout", ["column", "row"])
+@pytest.mark.parametrize("bug", sorted(SLIPS))
+def test_each_slip_is_named(bug, layout):
+    words, wrong = SLIPS[bug]
+    hidden, out, loss = ("tanh", "relu"), "softmax", "cross_entropy"
+    net = _inline(hidden, out, loss, "wd", 0.1, layout, drop=(0.25, 0.5))
+    func = rh.make(hidden + (out,), loss, layout, (True, True, False), (0.25, 0.5, None),
+                   "wd", 0.1, bug=bug)
+    report = check_function(net, func)
+    assert report.error is None, report.error
+    assert not report.ok
+    bad = {k: str(p.diagnosis) for k, p in report.params.items() if not p.ok}
+    for k in wrong:
+        assert k in bad, (k, bad)
+    for k, text in bad.items():
+        assert "no simple cause" not in text, (k, text)
+    assert any(words in text for text in bad.values()), bad
+
+
+# ------------------------------------------------------------------------------ command line
+
+from gradscribe.cli import main  # noqa: E402
+
+NET_ROW = "3-4-4-2:bn+tanh+dropout@0.25,bn+relu+dropout@0.5,softmax:cross_entropy+wd@0.1:row"
+FILE = BACKPROPS / "regularized_handwritten.py"
+
+
+def _run(capsys, *args):
+    status = main(list(args))
+    out = capsys.readouterr()
+    return status, out.out, out.err
+
+
+def test_cli_right_code_in_the_worker_gets_masks_and_settings(capsys):
+    status, out, err = _run(capsys, "check", NET_ROW, "--python", f"{FILE}:right_row")
+    assert status == 0 and out.rstrip().endswith("all right"), out + err
+    # gamma and beta judged, and the note says what was passed
+    assert "gamma2  ok" in out and "beta1   ok" in out
+
+
+def test_cli_slip_named_through_the_worker(capsys):
+    status, out, _ = _run(capsys, "check", NET_ROW, "--python", f"{FILE}:no_gamma_row")
+    assert status == 1
+    assert "leaves γ1 out of batch norm's δ1" in out and "no simple cause" not in out
+
+
+def test_cli_slip_in_korean(capsys):
+    status, out, _ = _run(capsys, "check", NET_ROW, "--python", f"{FILE}:no_gamma_row", "--lang", "ko")
+    assert status == 1
+    assert "γ1" in out and "leaves" not in out and "no simple cause" not in out
+
+
+def test_cli_another_eps_is_a_named_convention(capsys):
+    status, out, _ = _run(capsys, "check", NET_ROW, "--python", f"{FILE}:eps6_row")
+    assert status == 1
+    assert "right for batch norm with ε = 1e-06 (the network has ε = 1e-05)" in out
+    assert "bn@1e-06+tanh+dropout@0.25,bn@1e-06+relu+dropout@0.5" in out
+    assert "no simple cause" not in out
+    # and checked as the network it names, the same code is right
+    status, out, _ = _run(capsys, "check", NET_ROW.replace("bn+", "bn@1e-6+"), "--python",
+                          f"{FILE}:eps6_row")
+    assert status == 0 and "all right" in out
+
+
+def test_cli_masks_it_keeps_nowhere_get_one_line(capsys):
+    status, out, err = _run(capsys, "check", NET_ROW, "--python", f"{FILE}:own_masks_row")
+    assert status == 1
+    line = [ln for ln in out.splitlines() if "dropout masks" in ln]
+    assert len(line) == 1
+    assert "(M1, M2)" in line[0] and "check layer:dropout@0.25:4:row" in line[0]
+    assert "Traceback" not in out + err
+
+
+def test_cli_batch_of_one_refused(capsys):
+    status, out, err = _run(capsys, "check", NET_ROW, "--python", f"{FILE}:right_row", "--batch", "1")
+    assert status == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and "at least 2 samples" in err
