@@ -156,3 +156,33 @@ def test_cli_batch_of_one_refused(capsys):
     status, out, err = _run(capsys, "check", NET_ROW, "--python", f"{FILE}:right_row", "--batch", "1")
     assert status == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and "at least 2 samples" in err
+
+
+# ------------------------------------------------------------------------------ float32 code
+
+
+def _float32(func):
+    def backward(params, X, T, masks):
+        return func({k: v.astype("float32") for k, v in params.items()}, X.astype("float32"),
+                    T.astype("float32"), {k: v.astype("float32") for k, v in masks.items()})
+    return backward
+
+
+@pytest.mark.parametrize("eps", [1e-5, 1e-7, 1e-8])
+@pytest.mark.parametrize("layout", ["column", "row"])
+@pytest.mark.parametrize("acts", [("tanh", "relu"), ("sigmoid", "elu"), ("silu", "softplus")])
+def test_float32_code_is_judged_at_its_precision(acts, layout, eps):
+    """dB of a batch-norm layer is 0 only up to float32's rounding of the δ it sums: no false
+    WRONG for it (nor for anything else) over three seeds."""
+    net = (f"3-4-4-2:bn@{eps}+{acts[0]}+dropout@0.25,bn@{eps}+{acts[1]}+dropout@0.5,"
+           f"softmax:cross_entropy+wd@0.1:{layout}")
+    func = _float32(rh.make(acts + ("softmax",), "cross_entropy", layout, (True, True, False),
+                            (0.25, 0.5, None), "wd", 0.1, eps=eps))
+    for seed in range(3):
+        report = check_function(net, func, seed=seed)
+        assert report.ok, report.table()
+    # and a slip is still caught at float32
+    slipped = _float32(rh.make(acts + ("softmax",), "cross_entropy", layout, (True, True, False),
+                               (0.25, 0.5, None), "wd", 0.1, eps=eps, bug="naive_bn"))
+    report = check_function(net, slipped)
+    assert not report.params["B1"].ok and "mean and variance" in str(report.params["B1"].diagnosis)
