@@ -370,6 +370,15 @@ def _list_slots(net, attr, value, add):
                  if any(_kind_of_name(k) == "W" and _array(a) for k, a in vars(v).items())]
         if len(dense) != depth:
             return
+        # batch-norm layer objects holding their own gamma and beta, in order
+        shape = Shape.of(net)
+        normed = [l for l in range(1, depth + 1) if shape.batch_norm(l)]
+        bns = [(i, v) for i, v in enumerate(value)
+               if all(_array(getattr(v, k, None)) for k in ("gamma", "beta"))]
+        if normed and len(bns) == len(normed):
+            for l, (i, layer) in zip(normed, bns):
+                for sub in ("gamma", "beta"):
+                    add(f"{sub}{l}", f"{where}[{i}].{sub}", layer, sub, getattr(layer, sub))
         for l, (i, layer) in enumerate(dense, start=1):
             for sub, v in vars(layer).items():
                 kind = _kind_of_name(sub)

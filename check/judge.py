@@ -486,6 +486,9 @@ def _check_function(net, func, batch, seed, targets) -> CheckReport:
                                     layer=missing[0][1:], command=_dropout_layer_check(net, missing[0]))
                 return report
             draws[i] = d = _with_masks(derivation, d, kept)
+            read = Text("note.masks_read", name=name, masks=", ".join(drops))
+            if read not in report.notes:
+                report.notes.append(read)
         for k, array in passed.items():
             returned_it = any(v is array for v in grads.values())
             if not np.array_equal(array, originals[k]):

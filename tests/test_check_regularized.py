@@ -186,3 +186,33 @@ def test_float32_code_is_judged_at_its_precision(acts, layout, eps):
                                (0.25, 0.5, None), "wd", 0.1, eps=eps, bug="naive_bn"))
     report = check_function(net, slipped)
     assert not report.params["B1"].ok and "mean and variance" in str(report.params["B1"].diagnosis)
+
+
+# ------------------------------------------------------------------------------ layer objects
+
+
+def test_layer_objects_in_a_list_with_their_own_gamma_beta_and_dropout_masks(capsys):
+    """gamma/beta found on batch-norm layer objects in a list; the dropout layers' scaled
+    masks (0 or 1/(1 - p)) read back after each call; `dropout=p` passed by name."""
+    net = "3-5-4-2:bn+relu+dropout@0.3,bn+relu+dropout@0.3,identity:mse:row"
+    status, out, err = _run(capsys, "check", net, "--python",
+                            f"{BACKPROPS / 'layer_list_bn.py'}:MLP.backprop")
+    assert status == 0 and out.rstrip().endswith("all right"), out + err
+    assert "MLP([3, 5, 4, 2], dropout=0.3) built" in out
+    assert "gamma2 -> self.layers[5].gamma" in out
+    assert "M1, M2 read back from its dropout layers' `mask`" in out
+
+
+def test_masks_read_back_are_the_ones_used():
+    """Notebook mode (a bound method of an object the caller built): the masks it drew are
+    read back too, and the report is right."""
+    spec = importlib.util.spec_from_file_location("layer_list_bn", BACKPROPS / "layer_list_bn.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    net = "3-5-4-2:bn+relu+dropout@0.3,bn+relu+dropout@0.3,identity:mse:row"
+    model = mod.MLP([3, 5, 4, 2], dropout=0.3)
+    report = check_function(net, model.backprop)
+    assert report.ok, report.table()
+    for layer in model.layers:  # the masks the last call drew: not all ones
+        if isinstance(layer, mod.Dropout):
+            assert 0 < (layer.mask == 0).sum() < layer.mask.size

@@ -111,6 +111,7 @@ MESSAGES = {
     "eps.convention": "right for batch norm with ε = {eps} (the network has ε = {ours}): check it as {spelled}",
     "eps.diag": "{name}: {text}",
     "note.eps": "{name} normalizes with another ε: {text}",
+    "note.masks_read": "{name} draws its own dropout masks: {masks} read back from its dropout layers' `mask` after each call, and the gradients judged with them",
     "note.setting": "{name}: {setting} left at its default; it changes the loss (a penalty on the weights)",
     "note.modified_data": "{name} modified {label} in place",
     "note.one_sample": ("{label} takes one sample: for a batch (N = {batch}) {why}, for one sample "

@@ -108,6 +108,7 @@ MESSAGES = {
     "eps.convention": "ε = {eps}인 배치 정규화로는 맞습니다(신경망의 ε는 {ours}): {spelled}(으)로 검사하세요",
     "eps.diag": "{name}: ε가 다릅니다. {text}",
     "note.eps": "{name}(은)는 다른 ε로 정규화합니다: {text}",
+    "note.masks_read": "{name}(은)는 드롭아웃 마스크를 스스로 뽑습니다: 호출마다 드롭아웃 계층의 `mask`에서 {masks}(을)를 읽어 그 마스크로 기울기를 판정했습니다",
     "note.setting": "{name}: {setting}(이)가 기본값 그대로입니다. 손실을 바꾸는 인자입니다(가중치에 대한 벌점)",
     "note.modified_data": "{name}(이)가 {label}(을)를 제자리에서 바꿨습니다",
     "note.one_sample": ("{label}(은)는 표본 하나를 받습니다: 배치(N = {batch})에서는 {why}, 표본 하나"
