@@ -717,6 +717,43 @@ class Outcome:
     masks: dict = field(default_factory=dict)
 
 
+class Masks(list):
+    """The dropout masks FUNC takes: a list of 0/1 arrays, one per dropout layer in order
+    (``masks[0]``, ``for m in masks``), that answers by name too, as the kernels take them
+    (``masks["M1"]``, ``masks.get("M2")``, ``.items()``, ``.keys()``, ``.values()``)."""
+
+    def __init__(self, named: dict):
+        order = sorted(named, key=lambda k: int(k[1:]))
+        super().__init__(named[k] for k in order)
+        self._names = order
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            try:
+                return list.__getitem__(self, self._names.index(key))
+            except ValueError:
+                raise KeyError(key) from None
+        return list.__getitem__(self, key)
+
+    def get(self, key, default=None):
+        try:
+            return self[key]
+        except (KeyError, IndexError, TypeError):
+            return default
+
+    def keys(self):
+        return list(self._names)
+
+    def values(self):
+        return list(self)
+
+    def items(self):
+        return list(zip(self._names, self))
+
+    def __contains__(self, key):
+        return key in self._names if isinstance(key, str) else list.__contains__(self, key)
+
+
 def mask_shape(net, l: int, batch: int) -> tuple:
     """The shape of layer l's dropout mask M_l in the layout (as R_l)."""
     n = net.sizes[l]
@@ -880,8 +917,8 @@ class Adapter:
         """Does FUNC take the dropout masks as an argument (`MASK_NAMES`)?"""
         return any(what == "masks" for _, what in self.binding.plan)
 
-    def _masks_passed(self) -> dict:
-        return {k: np.array(v, dtype=float) for k, v in self.given_masks.items()}
+    def _masks_passed(self) -> Masks:
+        return Masks({k: np.array(v, dtype=float) for k, v in self.given_masks.items()})
 
     @property
     def function(self):

@@ -191,7 +191,7 @@ def section7_variants(derivation: Derivation) -> list[Variant]:
         p = net.dropout(l)
         if p is not None and up in {eq.name for eq in derivation.backward}:
             keep = 1 / (1 - p)
-            fields = dict(l=l, p=format_number(p), scale=format_number(keep),
+            fields = dict(l=l, p=format_number(p), scale=f"{float(keep):.6g}",
                           q=format_number(1 - p))
             add(f"nodrop{l}", l, Text("freg.slip.no_dropout", **fields),
                 {up: _dropout_changes(derivation, l, False, 1)})
@@ -293,6 +293,21 @@ class RegularizedDiagnoser(Diagnoser):
     def __init__(self, derivation: Derivation, draws: list[Draw]):
         super().__init__(derivation, draws)
         self._section7 = None
+
+    def zero_atol(self, name: str, d: Draw, rtol: float) -> float:
+        """The absolute tolerance of gradient `name` at draw `d`: 1e-12, and for the
+        exactly-zero dB_l of a batch-norm layer that keeps its bias, `rtol` times the largest
+        sum of |δ_l| over the batch (what code that sums δ_l, zero only up to rounding, is
+        off by)."""
+        net = self.net
+        if not name.startswith("dB"):
+            return 1e-12
+        l = layer_of(name)
+        if not net.batch_norm(l) or f"D{l}" not in d.values:
+            return 1e-12
+        axis = 1 if net.layout == "column" else 0
+        return max(1e-12, rtol * float(np.max(np.sum(np.abs(np.asarray(d.values[f"D{l}"], float)),
+                                                      axis=axis), initial=0.0)))
 
     def _section7_variants(self):
         if self._section7 is None:
@@ -396,11 +411,12 @@ class RegularizedDiagnoser(Diagnoser):
             if denom == 0 or g.shape != w.shape:
                 return None
             c = float(np.sum((g - data) * P) / denom)
-            if not close(g, data + c * P, self._rtol):
+            if not close(g, data + c * P, self._rtol, self.zero_atol(name, d, self._rtol)):
                 return None
             cs.append(c)
         c = cs[0]
-        if any(abs(x - c) > 1e-6 * max(abs(c), abs(right_c), 1e-12) for x in cs):
+        # the same c at every draw, to the precision the code computed in
+        if any(abs(x - c) > max(1e-6, self._rtol) * max(abs(c), abs(right_c), 1e-12) for x in cs):
             return None
         if abs(c - right_c) <= 1e-9 * max(abs(right_c), 1e-12):
             return None  # right after all (within the tolerance of close)

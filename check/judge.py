@@ -534,10 +534,14 @@ def _check_function(net, func, batch, seed, targets) -> CheckReport:
         raw[key] = got, eps
     for key, (got, eps) in raw.items():
         report.params[key] = _judge(diagnoser, "d" + key, key, got, modified.get(key), eps)
+    scaled = None
     if drops and not all(report.params[k].ok for k in raw):
-        _dropout_scaled_at_test(report, name, derivation, draws, raw, modified)
+        scaled = _dropout_scaled_at_test(report, name, derivation, draws, raw, modified)
+        if scaled is not None:
+            draws, diagnoser = scaled
     if net.normalizes and not all(report.params[k].ok for k in raw):
-        _epsilon(report, name, derivation, draws, raw, modified)
+        _epsilon(report, name, derivation, draws, raw, modified,
+                 scaled_too=bool(drops) and scaled is None)
     for further in ((lambda: _penalty(report, net, diagnoser, raw, settings),
                      lambda: _compound(report, diagnoser, raw),
                      lambda: _other_loss(report, net, diagnoser, raw)) if plain else
@@ -580,11 +584,29 @@ def _dropout_layer_check(net: Network, mask: str) -> str:
 
 
 def _dropout_scaled_at_test(report: CheckReport, name: str, derivation: Derivation, draws: list,
-                            raw: dict, modified: dict) -> None:
+                            raw: dict, modified: dict):
     """Code whose dropout multiplies by the mask alone in training (and by 1 - p at test time,
     as the book's `Dropout` does) computes the gradients of the network whose masks are
-    M_l (1 - p): inverted dropout's R_l ⊙ M_l (1 - p) / (1 - p) = R_l ⊙ M_l. Where every
-    gradient is right so, that is its convention (a note), not a slip."""
+    M_l (1 - p): inverted dropout's R_l ⊙ M_l (1 - p) / (1 - p) = R_l ⊙ M_l. Where more
+    gradients are right so than with inverted dropout, that is the code's convention (a note,
+    not a slip) and every gradient is judged, and any slip named, under it: returns the draws
+    and diagnoser of that convention, or None."""
+    net = derivation.network
+    scaled = _test_scaled(derivation, draws)
+    diagnoser = formula_regularized.RegularizedDiagnoser(derivation, scaled)
+    judged = {key: _judge(diagnoser, "d" + key, key, got, modified.get(key), eps)
+              for key, (got, eps) in raw.items()}
+    right = sum(r.ok for r in judged.values())
+    if right == 0 or right <= sum(report.params[k].ok for k in raw):
+        return None
+    report.params.update(judged)
+    report.notes.append(_test_scaled_note(net, name))
+    return scaled, diagnoser
+
+
+def _test_scaled(derivation: Derivation, draws: list) -> list:
+    """The draws with every mask M_l times 1 - p (dropout scaled at test time) and what
+    follows from them."""
     net = derivation.network
     scaled = []
     for d in draws:
@@ -596,14 +618,13 @@ def _dropout_scaled_at_test(report: CheckReport, name: str, derivation: Derivati
         with np.errstate(all="ignore"):
             scaled.append(Draw(d.batch, env, run(derivation, env, d.batch, NumpyBackend()),
                                labels=d.labels))
-    diagnoser = formula_regularized.RegularizedDiagnoser(derivation, scaled)
-    judged = {key: _judge(diagnoser, "d" + key, key, got, modified.get(key), eps)
-              for key, (got, eps) in raw.items()}
-    if all(r.ok for r in judged.values()):
-        report.params.update(judged)
-        ps = sorted({format_number(net.dropout(l)) for l in range(1, net.depth + 1)
-                     if net.dropout(l) is not None})
-        report.notes.append(Text("note.dropout_test_scaled", name=name, p=", ".join(ps)))
+    return scaled
+
+
+def _test_scaled_note(net: Network, name: str):
+    ps = sorted({format_number(net.dropout(l)) for l in range(1, net.depth + 1)
+                 if net.dropout(l) is not None})
+    return Text("note.dropout_test_scaled", name=name, p=", ".join(ps))
 
 
 #: the ε of batch norm that code commonly uses (PyTorch and course code 1e-5, the book 10e-7,
@@ -612,10 +633,11 @@ EPSILONS = ("1e-3", "1e-4", "1e-5", "1e-6", "1e-7", "1e-8", "2e-5")
 
 
 def _epsilon(report: CheckReport, name: str, derivation: Derivation, draws: list, raw: dict,
-             modified: dict) -> None:
+             modified: dict, scaled_too: bool = False) -> None:
     """Wrong gradients that are all right for batch norm with another common ε (the same in
     every batch-norm layer): the code's ε differs from the network's, named as a convention
-    with the network to check it as."""
+    with the network to check it as. With `scaled_too`, dropout scaled at test time is tried
+    with each ε as well (the book's network has both)."""
     net = derivation.network
     for text in EPSILONS:
         eps = sp.Rational(text)
@@ -625,16 +647,23 @@ def _epsilon(report: CheckReport, name: str, derivation: Derivation, draws: list
             dataclasses.replace(layer, eps=eps) if layer.batch_norm else layer
             for layer in net.layers))
         again = derive(other)
-        moved = []
-        for d in draws:
-            with np.errstate(all="ignore"):
-                moved.append(Draw(d.batch, d.env, run(again, d.env, d.batch, NumpyBackend()),
-                                  labels=d.labels))
-        diagnoser = formula_regularized.RegularizedDiagnoser(again, moved)
-        judged = {key: _judge(diagnoser, "d" + key, key, got, modified.get(key), eps_)
-                  for key, (got, eps_) in raw.items()}
-        if not all(r.ok for r in judged.values()):
+        for test_scaled in (False, True) if scaled_too else (False,):
+            moved = []
+            for d in draws:
+                with np.errstate(all="ignore"):
+                    moved.append(Draw(d.batch, d.env, run(again, d.env, d.batch, NumpyBackend()),
+                                      labels=d.labels))
+            if test_scaled:
+                moved = _test_scaled(again, moved)
+            diagnoser = formula_regularized.RegularizedDiagnoser(again, moved)
+            judged = {key: _judge(diagnoser, "d" + key, key, got, modified.get(key), eps_)
+                      for key, (got, eps_) in raw.items()}
+            if all(r.ok for r in judged.values()):
+                break
+        else:
             continue
+        if test_scaled:
+            report.notes.append(_test_scaled_note(net, name))
         ours = sorted({format_number(layer.eps) for layer in net.layers if layer.batch_norm})
         text = Text("eps.convention", eps=format_number(eps), ours=", ".join(ours),
                     spelled=other.inline())
@@ -933,18 +962,9 @@ def _failure_text(derivation, caller, name, exc, params, X, T, batch, rng, targe
 
 
 def _zero_atol(diagnoser: Diagnoser, grad_name: str, d: Draw, rtol: float) -> float:
-    """The absolute tolerance of a gradient: 1e-12, and for the exactly-zero dB_l of a
-    batch-norm layer that keeps its bias, `rtol` times the largest sum of |δ_l| over the batch
-    (what code that sums δ_l, zero only up to rounding, is off by)."""
-    net = diagnoser.derivation.network
-    if not grad_name.startswith("dB") or net.plain:
-        return 1e-12
-    l = _layer_of(grad_name)
-    if not net.batch_norm(l) or f"D{l}" not in d.values:
-        return 1e-12
-    axis = 1 if net.layout == "column" else 0
-    return max(1e-12, rtol * float(np.max(np.sum(np.abs(np.asarray(d.values[f"D{l}"], float)),
-                                                  axis=axis), initial=0.0)))
+    """1e-12, or the diagnoser's own absolute tolerance (batch norm's exactly-zero dB_l)."""
+    zero = getattr(diagnoser, "zero_atol", None)
+    return 1e-12 if zero is None else zero(grad_name, d, rtol)
 
 
 def _judge(diagnoser: Diagnoser, grad_name: str, key: str, got: list, note: str | None,

@@ -216,3 +216,95 @@ def test_masks_read_back_are_the_ones_used():
     for layer in model.layers:  # the masks the last call drew: not all ones
         if isinstance(layer, mod.Dropout):
             assert 0 < (layer.mask == 0).sum() < layer.mask.size
+
+
+# ------------------------------------------------------------------------------ course code
+
+COURSES = BACKPROPS / "regularized.py"
+#: an assignment's classifier: hidden_dims=[5, 4], batch norm, reg = 0.1 (its ½·reg·ΣW²)
+FCNET = "3-5-4-3:bn+relu,bn+relu,softmax:cross_entropy+wd@0.1:row"
+#: the book's network: its BatchNormalization's ε is 10e-7, its Dropout scaled at test time
+BOOK = "3-5-4-3:bn@1e-6+relu+dropout@0.3,bn@1e-6+relu+dropout@0.3,softmax:cross_entropy+wd@0.1:row"
+
+
+def _course(capsys, net, name, *flags):
+    status, out, err = _run(capsys, "check", net, "--python", f"{COURSES}:{name}", *flags)
+    assert "Traceback" not in out + err
+    rows = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[1] in ("ok", "WRONG"):
+            rows[parts[0]] = (parts[1], line)
+    return status, out, rows
+
+
+def test_course_classifier_right_with_its_settings_passed(capsys):
+    status, out, rows = _course(capsys, FCNET, "FullyConnectedNet.loss", "--targets", "labels")
+    assert status == 0 and out.rstrip().endswith("all right"), out
+    assert ("FullyConnectedNet(hidden_dims=[5, 4], input_dim=3, num_classes=3, "
+            "normalization='batchnorm', reg=0.1) built") in out
+    assert set(rows) == {"W1", "B1", "gamma1", "beta1", "W2", "B2", "gamma2", "beta2", "W3", "B3"}
+
+
+@pytest.mark.parametrize("name, wrong, words", [
+    ("FCNetBNAxis", {"gamma1", "beta1", "gamma2", "beta2"}, "summed over the units (axis 1) instead of over the batch (axis 0)"),
+    ("FCNetNaiveBN", {"W1", "B1", "gamma1", "beta1", "W2", "B2"}, "without the terms through the batch's mean and variance"),
+    ("FCNetNoGamma", {"W1", "gamma1", "beta1", "W2"}, "out of batch norm's δ"),
+    ("FCNet2Reg", {"W1", "W2", "W3"}, "the term of an L2 penalty (+l2@0.1"),
+    ("FCNetRegOnBias", {"B1", "B2", "B3"}, "a penalty on a bias"),
+])
+def test_course_classifier_slips_named(capsys, name, wrong, words):
+    """float32 (the class's default dtype) included: dB2 of a batch-norm layer with a penalty
+    on it is named, not 'no simple cause'."""
+    status, out, rows = _course(capsys, FCNET, f"{name}.loss", "--targets", "labels")
+    assert status == 1
+    assert {k for k, (v, _) in rows.items() if v == "WRONG"} == wrong, out
+    for k in wrong:
+        assert words in rows[k][1] and "no simple cause" not in rows[k][1], rows[k][1]
+
+
+def test_course_classifier_with_dropout_in_a_local_cache_gets_one_line(capsys):
+    net = FCNET.replace("bn+relu", "bn+relu+dropout@0.3")
+    status, out, _ = _course(capsys, net, "FullyConnectedNet.loss", "--targets", "labels")
+    assert status == 1
+    assert "dropout_keep_ratio=0.7" in out  # keep probability 1 - p, by its own name
+    assert "neither keeps them where the checker can read them" in out
+    assert "check layer:dropout@0.3:5:row" in out
+
+
+@pytest.mark.parametrize("name, note", [("MultiLayerNetExtend", True), ("MultiLayerNetInverted", False)])
+def test_book_network_right(capsys, name, note):
+    status, out, rows = _course(capsys, BOOK, f"{name}.gradient")
+    assert status == 0 and out.rstrip().endswith("all right"), out
+    assert ("weight_decay_lambda=0.1, use_dropout=True, dropout_ration=0.3, use_batchnorm=True) "
+            "built") in out
+    assert "M1, M2 read back" in out
+    assert ("dropout scaled at test time" in out) == note
+
+
+@pytest.mark.parametrize("name, wrong, words", [
+    ("MLNDropoutNotRescaled", {"W1", "gamma1", "beta1", "W2", "gamma2", "beta2"}, "leaves out dropout's 1/(1 − p) = 1.42857"),
+    ("MLNBNAxis", {"gamma1", "gamma2"}, "summed over the units"),
+    ("MLNNaiveBN", {"W1", "B1", "gamma1", "beta1", "W2", "B2"}, "without the terms through the batch's mean and variance"),
+    ("MLNNoGamma", {"W1", "gamma1", "beta1", "W2"}, "out of batch norm's δ"),
+    ("MLNDecayOnBias", {"B1", "B2", "B3"}, "a penalty on a bias"),
+])
+def test_book_network_slips_named_under_its_dropout_convention(capsys, name, wrong, words):
+    status, out, rows = _course(capsys, BOOK, f"{name}.gradient")
+    assert status == 1
+    assert {k for k, (v, _) in rows.items() if v == "WRONG"} == wrong, out
+    for k in wrong:
+        assert words in rows[k][1] and "no simple cause" not in rows[k][1], rows[k][1]
+
+
+def test_book_network_with_pytorch_eps_names_the_books_eps(capsys):
+    status, out, _ = _course(capsys, BOOK.replace("bn@1e-6", "bn"), "MultiLayerNetExtend.gradient")
+    assert status == 1 and "no simple cause" not in out
+    assert "right for batch norm with ε = 1e-06 (the network has ε = 1e-05)" in out
+
+
+def test_function_taking_a_list_of_masks(capsys):
+    net = "3-5-4-3:bn+relu+dropout@0.5,bn+relu+dropout@0.5,softmax:cross_entropy+wd@0.1:row"
+    status, out, _ = _course(capsys, net, "loss_and_grads", "--targets", "onehot")
+    assert status == 0 and out.rstrip().endswith("all right"), out
+    assert "loss_and_grads gets p=0.5, lam=0.1" in out
