@@ -308,3 +308,16 @@ def test_function_taking_a_list_of_masks(capsys):
     status, out, _ = _course(capsys, net, "loss_and_grads", "--targets", "onehot")
     assert status == 0 and out.rstrip().endswith("all right"), out
     assert "loss_and_grads gets p=0.5, lam=0.1" in out
+
+
+def test_book_slip_named_with_the_books_eps_and_dropout_conventions(capsys):
+    """Three things at once: the book's ε (10e-7) where the network has PyTorch's, its dropout
+    scaled at test time, and a naive batch-norm backward: the slip is named on the gradients
+    it touches, the ε on the others."""
+    status, out, rows = _course(capsys, BOOK.replace("bn@1e-6", "bn"), "MLNNaiveBN.gradient")
+    assert status == 1 and "no simple cause" not in out
+    for k in ("W1", "B1", "gamma1", "beta1", "W2", "B2"):
+        assert "without the terms through the batch's mean and variance" in rows[k][1]
+    for k in ("gamma2", "beta2", "W3", "B3"):
+        assert "right for batch norm with ε = 1e-06" in rows[k][1]
+    assert "dropout scaled at test time" in out
