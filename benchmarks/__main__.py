@@ -1,9 +1,13 @@
-"""`python -m benchmarks [--rounds R] [--readme]`: time the generated kernels against the rest.
+"""`python -m benchmarks [--rounds R] [--suite plain|regularized|all] [--readme]`: time the generated kernels against the rest.
 
 Prints the Markdown performance table (time per forward + backward step relative to the GEMM
 floor in the same round: median of the per-round ratios, with their range) under a line
-naming the date, the versions and the machine. `--readme` also writes it into README.md
-between the `perf-table` markers. Exit status 1 if any contender's gradients are wrong.
+naming the date, the versions and the machine; then, for the regularized cases (batch norm,
+dropout, weight decay), their own table against the GEMM + BN floor (the GEMM floor's products
+plus one elementwise pass, an `np.multiply` over the layer's (N, units) array, per batch-norm
+layer forward and backward). `--readme` also writes each suite's part into README.md between
+its markers (`perf-table`, `perf-table-regularized`), leaving the other suite's part as it is.
+Exit status 1 if any contender's gradients are wrong.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pathlib import Path
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 START, END = "<!-- perf-table:start -->", "<!-- perf-table:end -->"
+REG_START, REG_END = "<!-- perf-table-regularized:start -->", "<!-- perf-table-regularized:end -->"
 
 
 def _version(module: str) -> str:
@@ -84,6 +89,12 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=9, help="interleaved rounds per case (default 9)")
     parser.add_argument("--dtype", choices=["float64", "float32", "both"], default="both")
     parser.add_argument("--case", action="append", help="only the cases whose network starts with this")
+    parser.add_argument(
+        "--suite",
+        choices=["plain", "regularized", "all"],
+        default="all",
+        help="the plain dense cases, the regularized ones (batch norm, dropout, weight decay) or both (default)",
+    )
     parser.add_argument("--only", action="append", help="time only these contenders (and the floor)")
     parser.add_argument("--threads", type=int, default=1, help="threads per library (default 1)")
     parser.add_argument(
@@ -98,7 +109,7 @@ def main(argv=None) -> int:
     import numpy as np
 
     from . import contenders, harness
-    from .cases import CASES
+    from .cases import CASES, REGULARIZED_CASES
 
     try:
         import torch
@@ -111,39 +122,59 @@ def main(argv=None) -> int:
     clock_name = args.clock or ("cpu" if args.threads == 1 else "wall")
     clock = time.process_time if clock_name == "cpu" else time.perf_counter
     dtypes = [np.float64, np.float32] if args.dtype == "both" else [np.dtype(args.dtype).type]
-    cases = [c for c in CASES if not args.case or any(c.inline.startswith(p) for p in args.case)]
+    suite = {"plain": CASES, "regularized": REGULARIZED_CASES, "all": CASES + REGULARIZED_CASES}[args.suite]
+    cases = [c for c in suite if not args.case or any(c.inline.startswith(p) for p in args.case)]
     names = [n for n in contenders.NAMES if not args.only or n == "floor" or n in args.only]
-    results = []
+    reg_names = [n for n in names if n in contenders.REGULARIZED_NAMES]
+    results, reg_results = [], []
     try:
         for case in cases:
             for dtype in dtypes:
-                res = harness.measure(case, dtype, names, args.rounds, clock=clock)
-                results.append(res)
+                res = harness.measure(case, dtype, reg_names if case.regularized else names, args.rounds, clock=clock)
+                (reg_results if case.regularized else results).append(res)
                 print(f"  {case.label} {res.dtype.name}: " + ", ".join(
                     f"{n} {np.median(res.ratios(n)):.3f}" for n in res.times if n != "floor"
                 ), file=sys.stderr, flush=True)
     except harness.GradientMismatch as exc:
         print(f"wrong gradients: {exc}", file=sys.stderr)
         return 1
-    text = provenance(args.threads, clock_name) + "\n\n" + harness.table(results, names) + "\n"
-    if "textbook" in names and any(n.startswith("textbook style") for n in names):
-        text += "\nThe textbook style against hand-written textbook NumPy, in the same rounds:\n\n"
-        text += harness.textbook_table(results) + "\n"
-    missing = sorted({f"{contenders.TITLES[n]}: {why}" for r in results for n, why in r.missing.items()})
-    if missing:
-        text += "\n" + "\n".join(f"- {line}" for line in missing) + "\n"
-    print(text)
+    blocks = []
+    if results:
+        text = provenance(args.threads, clock_name) + "\n\n" + harness.table(results, names) + "\n"
+        if "textbook" in names and any(n.startswith("textbook style") for n in names):
+            text += "\nThe textbook style against hand-written textbook NumPy, in the same rounds:\n\n"
+            text += harness.textbook_table(results) + "\n"
+        text += _missing(contenders, results)
+        blocks.append((START, END, text))
+    if reg_results:
+        text = (
+            provenance(args.threads, clock_name)
+            + " Regularized cases: every hidden layer `bn+relu+dropout@0.5`, softmax + cross-entropy"
+            + " `+wd@1e-4`, row layout, a training step with the same given dropout masks for every"
+            + f" contender; ratios to the {harness.REGULARIZED_FLOOR} (the GEMM floor's products plus"
+            + " one `np.multiply` over the (N, units) array per batch-norm layer, forward and backward).\n\n"
+            + harness.table(reg_results, reg_names, floor=harness.REGULARIZED_FLOOR) + "\n"
+        )
+        text += _missing(contenders, reg_results)
+        blocks.append((REG_START, REG_END, text))
+    print("\n".join(text for _, _, text in blocks))
     if args.readme:
         readme = README.read_text(encoding="utf-8")
-        block = f"{START}\n{text}{END}"
-        pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.DOTALL)
-        if not pattern.search(readme):
-            print(f"README.md has no {START} ... {END} section", file=sys.stderr)
-            return 2
+        for start, end, text in blocks:
+            pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.DOTALL)
+            if not pattern.search(readme):
+                print(f"README.md has no {start} ... {end} section", file=sys.stderr)
+                return 2
+            readme = pattern.sub(lambda _, text=text, start=start, end=end: f"{start}\n{text}{end}", readme)
         tmp = README.with_suffix(".md.tmp")
-        tmp.write_text(pattern.sub(lambda _: block, readme), encoding="utf-8")
+        tmp.write_text(readme, encoding="utf-8")
         os.replace(tmp, README)
     return 0
+
+
+def _missing(contenders, results) -> str:
+    lines = sorted({f"{contenders.TITLES[n]}: {why}" for r in results for n, why in r.missing.items()})
+    return "".join(f"\n- {line}" for line in lines) + ("\n" if lines else "")
 
 
 if __name__ == "__main__":

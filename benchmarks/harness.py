@@ -7,6 +7,11 @@ block of steps (the order rotates from round to round), and its time per step is
 the GEMM floor's in the same round. The table reports the median of those paired ratios and
 their range over the rounds, so a neighbour's load on a shared machine slows both sides of a
 ratio instead of one contender's median.
+
+A regularized case (batch norm, dropout, weight decay) is checked and timed with the same
+dropout masks for every contender; its floor is the GEMM floor plus one elementwise pass per
+batch-norm layer forward and backward (see `contenders`), and its table is `table` with that
+floor's title.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import contenders
-from .cases import Case, draw
+from .cases import Case, draw, draw_masks
 
 #: Relative tolerance of a contender's gradient against the float64 reference (of the
 #: largest element of that parameter's gradient), by dtype: a few thousand float roundings.
@@ -43,11 +48,23 @@ class Result:
         return np.array(self.times[name]) / np.array(self.times["floor"])
 
 
-def reference(case: Case, params, X, T):
-    """Loss and gradients from textbook NumPy in float64, checked by central differences."""
+def reference(case: Case, params, X, T, masks=None, scales=None):
+    """Loss and gradients from textbook NumPy in float64, checked by central differences.
+
+    `masks`: a regularized case's dropout masks (default `draw_masks(case, X.dtype)`);
+    `scales`: a dict to receive, for each gradient that is exactly 0 (a batch-norm layer's
+    bias), the size of the sum whose rounding a contender may return instead.
+    """
     p64 = {k: v.astype(np.float64) for k, v in params.items()}
     X64, T64 = X.astype(np.float64), T.astype(np.float64)
-    value, grads = contenders.textbook(case, p64, X64, T64)
+    if masks is None:
+        masks = draw_masks(case, X.dtype) if case.regularized else {}
+    m64 = {k: np.asarray(v, dtype=np.float64) for k, v in masks.items()}
+
+    def textbook(p):
+        return contenders.textbook(case, p, X64, T64, m64)
+
+    value, grads = contenders.textbook(case, p64, X64, T64, m64, scales)
     # A unit direction half along the gradient, half random: <v, g> is of the size of |g|,
     # and a step of 1e-6 crosses almost no relu kink.
     rng = np.random.default_rng(2)
@@ -56,8 +73,8 @@ def reference(case: Case, params, X, T):
     noise_norm = np.sqrt(sum(float(np.vdot(n, n)) for n in noise.values()))
     v = {k: (grads[k] / norm + noise[k] / noise_norm) / 2 for k in p64}
     h = 1e-6
-    plus = contenders.textbook(case, {k: p64[k] + h * v[k] for k in p64}, X64, T64)[0]
-    minus = contenders.textbook(case, {k: p64[k] - h * v[k] for k in p64}, X64, T64)[0]
+    plus = textbook({k: p64[k] + h * v[k] for k in p64})[0]
+    minus = textbook({k: p64[k] - h * v[k] for k in p64})[0]
     numeric = (plus - minus) / (2 * h)
     analytic = sum(float(np.vdot(v[k], grads[k])) for k in grads)
     # Rounding in the two losses (|L| eps / h) and the truncation error of the difference.
@@ -70,9 +87,15 @@ def reference(case: Case, params, X, T):
     return value, grads
 
 
-def check(case: Case, built: list, params, X, T) -> None:
-    """Raise GradientMismatch naming the worst element unless every contender agrees."""
-    value, grads = reference(case, params, X, T)
+def check(case: Case, built: list, params, X, T, masks=None) -> None:
+    """Raise GradientMismatch naming the worst element unless every contender agrees.
+
+    Each gradient is held to the tolerance relative to its largest element; a gradient that is
+    exactly 0 in the reference (a batch-norm layer's bias) to the tolerance relative to the
+    largest sum over the batch of |delta| it would be the sum of (its rounding).
+    """
+    scales: dict[str, float] = {}
+    value, grads = reference(case, params, X, T, masks, scales)
     rtol = TOLERANCE[X.dtype]
     for contender in built:
         if contender.evaluate is None:
@@ -87,6 +110,8 @@ def check(case: Case, built: list, params, X, T) -> None:
             err = np.abs(got[key] - expected)
             worst = tuple(int(i) for i in np.unravel_index(int(np.argmax(err)), err.shape))
             scale = float(np.max(np.abs(expected)))
+            if scale == 0.0:
+                scale = scales.get(key, 0.0)
             if err[worst] > rtol * scale + 1e-30:
                 raise GradientMismatch(
                     f"{case.inline} {X.dtype} {contender.name}: d{key}{list(worst)} = "
@@ -102,15 +127,16 @@ def measure(case: Case, dtype, names: list[str], rounds: int, block: float = 0.0
     core away in the middle of a block; with one thread per library it is the work done.
     """
     params, X, T = draw(case, dtype)
+    masks = draw_masks(case, dtype) if case.regularized else {}
     result = Result(case, np.dtype(dtype), rounds)
     built = []
     for name in names:
-        contender = contenders.build(name, case, params, X, T)
+        contender = contenders.build(name, case, params, X, T, masks)
         if isinstance(contender, contenders.Missing):
             result.missing[name] = contender.reason
         else:
             built.append(contender)
-    check(case, built, params, X, T)
+    check(case, built, params, X, T, masks)
 
     for contender in built:  # warm up: caches, JIT compilation, thread pools
         for _ in range(3):
@@ -145,10 +171,14 @@ def _seconds(t: float) -> str:
     return f"{t:.2f} s"
 
 
-def table(results: list[Result], names: list[str]) -> str:
+#: The floor's title in the regularized cases' table.
+REGULARIZED_FLOOR = "GEMM + BN floor"
+
+
+def table(results: list[Result], names: list[str], floor: str = "GEMM floor") -> str:
     """The Markdown table: the floor's median time, each contender's median paired ratio."""
     others = [n for n in names if n != "floor"]
-    head = ["network, batch", "dtype", "GEMM floor"] + [contenders.TITLES[n] for n in others] + ["target"]
+    head = ["network, batch", "dtype", floor] + [contenders.TITLES[n] for n in others] + ["target"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for res in results:
         cells = [res.case.label, res.dtype.name, _seconds(float(np.median(res.times["floor"])))]
