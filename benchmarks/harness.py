@@ -61,10 +61,12 @@ def reference(case: Case, params, X, T, masks=None, scales=None):
         masks = draw_masks(case, X.dtype) if case.regularized else {}
     m64 = {k: np.asarray(v, dtype=np.float64) for k, v in masks.items()}
 
-    def textbook(p):
-        return contenders.textbook(case, p, X64, T64, m64)
+    def textbook(p, scales=None):
+        if not case.regularized:
+            return contenders.textbook(case, p, X64, T64)
+        return contenders.textbook(case, p, X64, T64, m64, scales)
 
-    value, grads = contenders.textbook(case, p64, X64, T64, m64, scales)
+    value, grads = textbook(p64, scales)
     # A unit direction half along the gradient, half random: <v, g> is of the size of |g|,
     # and a step of 1e-6 crosses almost no relu kink.
     rng = np.random.default_rng(2)
