@@ -14,7 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import contenders, harness
-from benchmarks.cases import CASES, Case
+from benchmarks.cases import CASES, REGULARIZED_CASES, Case, draw_masks
 
 SMALL = Case("1-8-4-1:relu,relu,identity:mse", 16, 2.0)
 CLASSIFIER = Case("5-7-3:relu,softmax:cross_entropy:row", 6, 1.1)
@@ -136,7 +136,6 @@ def test_the_textbook_table_pairs_the_textbook_style_with_textbook_numpy_round_b
 
 # ---------------------------------------------------------------- regularized cases (issue 20)
 
-from benchmarks.cases import REGULARIZED_CASES, draw_masks  # noqa: E402
 
 TINY_REG = Case("5-7-6-3:bn+relu+dropout@0.5,bn+relu+dropout@0.5,softmax:cross_entropy+wd@1e-4:row", 8, 1.15)
 TINY_PLAIN = Case("5-7-6-3:relu,relu,softmax:cross_entropy:row", 8, 1.15)
