@@ -208,8 +208,11 @@ class KernelPrinter(NumPyPrinter):
         return " @ ".join(self._factor(f) for f in factors)
 
     def _print_HadamardProduct(self, expr, out=None):
-        # The elementwise product: NumPy's multiply, the operator *.
+        # The elementwise product: NumPy's multiply, the operator *; A * A as np.square(A),
+        # which computes A once (batch norm's variance: one pass fewer over the batch).
         if out is not None:
+            if len(expr.args) == 2 and expr.args[0] == expr.args[1]:
+                return self.call("np.square", [expr.args[0]], out)
             return self._fold("np.multiply", list(expr.args), out)
         return " * ".join(self._factor(arg) for arg in expr.args)
 
