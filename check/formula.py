@@ -55,7 +55,7 @@ class Formula:
 
 # --------------------------------------------------------------------------- the vocabulary
 
-_LHS = re.compile(r"(dW|dB|dgamma|dbeta|D)([1-9][0-9]*)\Z")
+_LHS = re.compile(r"(dW|dB|dgamma|dbeta|DY|DGH|D)([1-9][0-9]*)\Z")
 _SYMBOL = re.compile(r"(W|B|G|R|D)([0-9]+)\Z")
 #: Contract section 7: a batch-norm layer's matrices (DGH, the gradient at GH, as derive names
 #: it), a dropout layer's mask M and activation A before the mask (R = A * M / (1 - p)).
@@ -70,8 +70,8 @@ _ELEMENTARY = {"exp": sp.exp, "log": sp.log, "tanh": sp.tanh, "sqrt": sp.sqrt}
 _NUMPY_ELEMENTARY = {"exp": np.exp, "log": np.log, "tanh": np.tanh, "sqrt": np.sqrt}
 _REDUCTIONS = ("sum", "mean")
 #: Every other whitelisted function and how many positional arguments it takes.
-_FUNCTIONS = {"maximum": 2, "where": 3, "ones_like": 1, "exp": 1, "log": 1, "tanh": 1,
-              "sqrt": 1}
+_FUNCTIONS = {"maximum": 2, "where": 3, "ones_like": 1, "zeros_like": 1, "exp": 1, "log": 1,
+              "tanh": 1, "sqrt": 1}
 MAX_ROOT_DENOMINATOR = 2  # x ** (k/2): square roots are the only fractional powers
 _BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.MatMult: "@"}
 _COMPARE = {ast.Gt: ">", ast.Lt: "<", ast.GtE: ">=", ast.LtE: "<="}
@@ -130,6 +130,9 @@ def parse(text: str, net: Network) -> Formula:
     if match.group(1) in ("dgamma", "dbeta") and not _batch_norm(net, layer):
         raise FormulaError(f"left-hand side '{lhs}': layer {layer} has no batch norm, so no "
                            f"{match.group(1)[1:]}{layer}")
+    if match.group(1) in ("DY", "DGH") and not _batch_norm(net, layer):
+        raise FormulaError(f"left-hand side '{lhs}': layer {layer} has no batch norm, so no {lhs}"
+                           f" (its δ is D{layer})")
     count = sum(1 for _ in ast.walk(assign.value))
     if count > MAX_NODES:
         raise FormulaError(f"formula has {count} syntax nodes; at most {MAX_NODES} allowed")
@@ -147,8 +150,9 @@ def _dropout(net, layer: int):
 
 
 def _lhs_more(net) -> str:
-    """', dgamma<l>, dbeta<l>' for a network with batch norm (the other left-hand sides)."""
-    return ", dgamma<l>, dbeta<l>" if getattr(net, "normalizes", False) else ""
+    """', dgamma<l>, dbeta<l>, DY<l>, DGH<l>' for a network with batch norm (the other
+    left-hand sides: batch norm's parameter gradients and its δ^Y_l, δ^Ĝ_l)."""
+    return ", dgamma<l>, dbeta<l>, DY<l>, DGH<l>" if getattr(net, "normalizes", False) else ""
 
 
 def _known(net) -> str:
@@ -201,8 +205,8 @@ def _cost(node) -> tuple[int, int]:
         args = [node[3]] if kind == "act" else list(node[2])
         costs = [_cost(a) for a in args]
         nesting = max(n for _, n in costs)
-        if kind == "call" and node[1] in ("where", "maximum", "ones_like"):
-            degree = 0 if node[1] == "ones_like" else max(d for d, _ in costs[-2:])
+        if kind == "call" and node[1] in ("where", "maximum", "ones_like", "zeros_like"):
+            degree = 0 if node[1] in ("ones_like", "zeros_like") else max(d for d, _ in costs[-2:])
             return degree, nesting
         if nesting + 1 > MAX_CALL_NESTING:
             raise FormulaError(f"too costly to evaluate: functions nested more than "
@@ -611,6 +615,10 @@ def evaluate(formula: Formula, env: dict, batch: int, net: Network, exact: bool 
             _, op, left, right, text = node
             a, b = go(left), go(right)
             if op == "@":
+                if left == ("ones",) and right == ("T", ("ones",)):
+                    # 1 1ᵀ, the N x N matrix of ones, in either layout (the row layout's flat
+                    # ones would make it the number N, which nobody means by ones @ ones.T)
+                    return np.full((batch, batch), ops.number(1)[()], dtype=dtype)
                 return _matmul(a, b, text)
             try:
                 np.broadcast_shapes(a.shape, b.shape)
@@ -650,6 +658,8 @@ def evaluate(formula: Formula, env: dict, batch: int, net: Network, exact: bool 
                 return ops.elementary(name, values[0])
             if name == "ones_like":
                 return ops.ones_like(values[0])
+            if name == "zeros_like":  # dB_l of a batch-norm layer, np.zeros_like(B1)
+                return ops.ones_like(values[0]) * ops.number(0)[()]
             try:
                 np.broadcast_shapes(*(v.shape for v in values))
             except ValueError:

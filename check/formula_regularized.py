@@ -29,7 +29,9 @@ from .messages import Text
 
 KINK_MARGIN = 1e-3
 
-_NAME = re.compile(r"(dW|dB|dgamma|dbeta|D)([0-9]+)\Z")
+_NAME = re.compile(r"(dW|dB|dgamma|dbeta|DY|DGH|D)([0-9]+)\Z")
+#: batch norm's δ^Y_l and δ^Ĝ_l, which a formula may claim too (DY1 = ..., DGH1 = ...)
+_BN_DELTAS = ("DY", "DGH")
 
 
 def layer_of(name: str) -> int:
@@ -173,6 +175,26 @@ def _dropout_changes(derivation: Derivation, l: int, mask: bool, scale):
     return lambda rhs: _mapped(rhs, fn)
 
 
+def _uses_output(act, alpha) -> bool:
+    """Whether the activation's derivative is written with its output r (sigmoid, tanh, elu)."""
+    from ..derive import activations
+
+    if not act.elementwise:
+        return False
+    deriv = sp.sympify(act.derivative_at(activations.z, activations.r, alpha))
+    return activations.r in deriv.free_symbols
+
+
+def _output_replaced(A, R):
+    """A change that evaluates every f'(·) given the output A with R in its place."""
+    def fn(e):
+        if isinstance(e, ActivationPrime) and e.out == A:
+            return ActivationPrime(e.args[0], e.args[1], e.g, R)
+        return None
+
+    return lambda rhs: _mapped(rhs, fn)
+
+
 def section7_variants(derivation: Derivation) -> list[Variant]:
     """The wrong derivations of section 7's slips, each with its sentence."""
     net = derivation.network
@@ -204,6 +226,12 @@ def section7_variants(derivation: Derivation) -> list[Variant]:
                     {up: _dropout_changes(derivation, l, True, 1 - p)})
                 add(f"pscale{l}", l, Text("freg.slip.over_p", **fields),
                     {up: _dropout_changes(derivation, l, True, 1 / p if p else None)})
+            # f' written with the output (sigmoid's r (1 - r), tanh's 1 - r**2) taken from R_l,
+            # after dropout, where the activation's own output A_l belongs
+            if _uses_output(layer.act, net.alpha_of(l)):
+                add(f"primeR{l}", l, Text("freg.slip.prime_of_r", act=layer.act.name, l=l,
+                                          p=format_number(p)),
+                    {up: _output_replaced(s[f"A{l}"], s[f"R{l}"])})
         if not net.batch_norm(l):
             continue
         act = layer.act
@@ -364,7 +392,33 @@ class RegularizedDiagnoser(Diagnoser):
                 return bias
         if name.startswith(("dgamma", "dbeta")):
             return self._explain_vector(name, layer, got, want, same)
+        if name.startswith(_BN_DELTAS):
+            return self._explain_delta(name, layer, got, want, same)
         return super().explain(name, got, rtol)
+
+    def _explain_delta(self, name, layer, got, want, same):
+        """DY_l or DGH_l (section 7's slips were tried before): transposed, another shape, a
+        factor."""
+        g_shape, w_shape = np.shape(got[0]), want[0].shape
+        transposed = all(np.shape(g) == w.T.shape and close(g, w.T, self._rtol)
+                         for g, w in zip(got, want))
+        if same:
+            if transposed:
+                return Text("diag.transposed", name=name, layer=layer), {}
+            factor = self._factor(got, want)
+            if factor is not None:
+                text, c, ratios = factor
+                return (Text("diag.factor", name=name, layer=layer, text=text),
+                        {"factor": c, "ratios": ratios, "text": text})
+            return None, {}
+        if transposed:
+            return (Text("diag.transposed_shape", name=name, layer=layer,
+                         got=shape_text(g_shape), want=shape_text(w_shape)), {})
+        if all(np.size(g) == w.size and close(np.reshape(g, w.shape), w, self._rtol)
+               for g, w in zip(got, want)):
+            return (Text("diag.reshaped", name=name, layer=layer, got=shape_text(g_shape),
+                         want=shape_text(w_shape)), {"shape": True})
+        return None, {}
 
     def _bias_of_batch_norm(self, name, layer, got):
         """dB_l of a batch-norm layer (exactly 0) computed as δ_l summed over the batch, with a
@@ -384,7 +438,7 @@ class RegularizedDiagnoser(Diagnoser):
         return None
 
     def two_slips(self, name: str, got: list, hints=(), rtol: float = RTOL):
-        if name.startswith(("dgamma", "dbeta")):
+        if name.startswith(("dgamma", "dbeta") + _BN_DELTAS):
             return None
         return super().two_slips(name, got, hints, rtol)
 
@@ -509,6 +563,57 @@ class RegularizedDiagnoser(Diagnoser):
 def _batch_sum_values(D, column: bool) -> np.ndarray:
     D = np.asarray(D, dtype=float)
     return D.sum(axis=1, keepdims=True) if column else D.sum(axis=0, keepdims=True)
+
+
+# --------------------------------------------------------------------------- another eps
+
+
+def _literals(tree) -> set:
+    """The numbers written in a formula's tree (not the network's constants eps, p, lam)."""
+    out = set()
+    if isinstance(tree, tuple):
+        if len(tree) == 2 and tree[0] == "num" and isinstance(tree[1], (int, float)):
+            out.add(tree[1])
+        for item in tree:  # a node (its kind a str) or a call's tuple of arguments
+            out |= _literals(item)
+    return out
+
+
+def _replaced(tree, old, new):
+    if isinstance(tree, tuple):
+        if len(tree) == 2 and tree[0] == "num" and type(tree[1]) is type(old) and tree[1] == old:
+            return ("num", new)
+        return tuple(_replaced(item, old, new) for item in tree)
+    return tree
+
+
+def other_eps(parsed, derivation: Derivation, draws: list, env_of) -> Text | None:
+    """A wrong formula that is right once a small number written in it (1e-5, 1e-8, ...) is
+    the ε of the network's batch norm: that number named as an ε the network does not have.
+    `env_of(d)` is the formula's environment at draw d."""
+    from . import formula as formula_lang
+
+    net = derivation.network
+    ours = sorted({layer.eps for layer in net.layers if layer.batch_norm})
+    if not ours:
+        return None
+    small = sorted(v for v in _literals(parsed.tree)
+                   if isinstance(v, float) and 0 < v < 0.01 and sp.Rational(repr(v)) not in ours)
+    want = [as_numpy(derivation, parsed.lhs, d.values[parsed.lhs]) for d in draws]
+    for value in small:
+        for eps in ours:
+            tree = _replaced(parsed.tree, value, sp.Rational(eps))
+            moved = formula_lang.Formula(parsed.text, parsed.lhs, parsed.layer, tree)
+            try:
+                with np.errstate(all="ignore"):
+                    got = [np.asarray(formula_lang.evaluate(moved, env_of(d), d.batch, net),
+                                      dtype=float) for d in draws]
+            except Exception:  # noqa: BLE001  # shapes that do not conform: not this
+                continue
+            if all(g.shape == w.shape and close(g, w) for g, w in zip(got, want)):
+                return Text("freg.eps", name=parsed.lhs, layer=parsed.layer, got=repr(value),
+                            eps=format_number(eps))
+    return None
 
 
 def prepared(derivation: Derivation, batches: tuple, rng) -> tuple:

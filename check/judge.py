@@ -1367,6 +1367,12 @@ def check_formula(net, text: str, batch: int | None = None, seed: int = 0,
             Text("formula.diag", lhs=parsed.lhs, layer=parsed.layer, why=why))
         return report
     result = _judge(diagnoser, parsed.lhs, parsed.lhs, got, None)
+    if not result.ok and result.facts.get("plain") and not net.plain:
+        eps = formula_regularized.other_eps(
+            parsed, derivation, draws,
+            lambda d: _formula_env(derivation, d.values, lambda v: np.asarray(v, dtype=float)))
+        if eps is not None:
+            result.diagnosis, result.facts = eps, {}
     if not result.ok and result.facts.get("plain"):
         slip = _precedence_slip(net, parsed, derivation, draws)
         if slip:

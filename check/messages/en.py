@@ -321,6 +321,9 @@ MESSAGES = {
                          "1 − p (1/(1 − p) = {scale}; p is the probability of dropping a unit)"),
     "freg.slip.prime_at_g": ("computes layer {l}'s {act}'(·) at G{l}, before batch norm, instead of "
                              "at Y{l}, batch norm's output and the activation's input"),
+    "freg.slip.prime_of_r": ("computes layer {l}'s {act}'(·) from R{l}, the output after dropout, "
+                             "where the activation's own output A{l} belongs (R{l} = A{l} ⊙ M{l} / "
+                             "(1 − p), p = {p})"),
     "freg.slip.prime_missing": ("leaves out the activation derivative {act}'(Y{l}) of layer {l} "
                                 "(at batch norm's output Y{l})"),
     "freg.slip.no_gamma": ("leaves γ{l} out of batch norm's δ{l}: the gradient at Ĝ{l} is "
@@ -344,6 +347,8 @@ MESSAGES = {
     "freg.slip.bias_of_bn": ("is DY{l} summed over the batch (dbeta{l}'s value), but B{l} of a "
                              "batch-norm layer has no gradient: the batch mean takes it away "
                              "again, so dB{l} = 0"),
+    "freg.eps": ("{name} (layer {layer}) normalizes with ε = {got} where the network's batch norm "
+                 "has ε = {eps}: write eps (or {eps}), or check it on the network with bn@{got}"),
     "freg.pen.is_weight_decay": "weight decay {spelled} (L += (λ/2) Σ‖W‖², so dW gains λ W)",
     "freg.pen.is_l2": "an L2 penalty {spelled} (L += λ Σ‖W‖², so dW gains 2λ W)",
     "freg.pen.none": "the network has no penalty on the weights",

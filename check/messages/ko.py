@@ -314,6 +314,8 @@ MESSAGES = {
                          "(1/(1 − p) = {scale}; p는 유닛을 버릴 확률)"),
     "freg.slip.prime_at_g": ("층 {l}의 {act}'(·)을 배치 정규화의 출력이자 활성화의 입력인 Y{l}이 아니라 "
                              "배치 정규화 전의 G{l}에서 계산했습니다"),
+    "freg.slip.prime_of_r": ("층 {l}의 {act}'(·)을 드롭아웃 뒤의 출력 R{l}로 계산했습니다: 활성화 "
+                             "자신의 출력 A{l}를 써야 합니다(R{l} = A{l} ⊙ M{l} / (1 − p), p = {p})"),
     "freg.slip.prime_missing": "층 {l}의 활성화 도함수 {act}'(Y{l})(배치 정규화의 출력 Y{l}에서)가 빠졌습니다",
     "freg.slip.no_gamma": ("배치 정규화의 δ{l}에서 γ{l}이 빠졌습니다: Ĝ{l}에서의 기울기는 DY{l}이 아니라 "
                            "DGH{l} = gamma{l} * DY{l}입니다"),
@@ -334,6 +336,8 @@ MESSAGES = {
     "freg.slip.dgamma_on_g": "정규화한 GH{l} 대신 정규화 전의 입력 G{l}로 DY{l} * G{l}을 합했습니다",
     "freg.slip.bias_of_bn": ("배치에 대해 합한 DY{l}(dbeta{l}의 값)이지만 배치 정규화 층의 B{l}에는 기울기가 "
                              "없습니다: 배치 평균이 그것을 다시 빼므로 dB{l} = 0입니다"),
+    "freg.eps": ("{name}(층 {layer})은 ε = {got}로 정규화하지만 네트워크의 배치 정규화는 ε = {eps}입니다: "
+                 "eps(또는 {eps})를 쓰거나, bn@{got}인 네트워크에서 검사하세요"),
     "freg.pen.is_weight_decay": "가중치 감쇠 {spelled}(L += (λ/2) Σ‖W‖², 그래서 dW에 λ W가 더해짐)",
     "freg.pen.is_l2": "L2 벌점 {spelled}(L += λ Σ‖W‖², 그래서 dW에 2λ W가 더해짐)",
     "freg.pen.none": "망에 가중치 벌점이 없습니다",
