@@ -390,6 +390,11 @@ class RegularizedDiagnoser(Diagnoser):
             bias = self._bias_of_batch_norm(name, layer, got)
             if bias is not None:
                 return bias
+        elif (name.startswith("dB") and self.net.batch_norm(layer)
+              and all(np.size(g) and not np.any(np.asarray(g, float)) for g in got)):
+            # dB_l = 0 of a batch-norm layer written as the number 0 (or zeros of another shape)
+            return (Text("diag.reshaped", name=name, layer=layer, got=shape_text(np.shape(got[0])),
+                         want=shape_text(want[0].shape)), {"shape": True})
         if name.startswith(("dgamma", "dbeta")):
             return self._explain_vector(name, layer, got, want, same)
         if name.startswith(_BN_DELTAS):

@@ -145,6 +145,20 @@ RIGHT = [
     (DEEP, "D2 = gamma2 * (VAR2 + eps)**(-1/2) / N * (N*DY2 - DY2.sum(axis=0)"
            " - GH2 * (DY2 * GH2).sum(axis=0))"),
     (DEEP, "dbeta1 = ((D2 @ W2.T) * M1 * 2 * (Y1 > 0)).sum(axis=0)"),
+    # batch norm's δ^Y_l and δ^Ĝ_l claimed on the left-hand side
+    (COL, "DY1 = (W2.T @ D2) * M1 / (1 - p) * relu_prime(Y1)"),
+    (COL, "DY1 = (W2.T @ D2) * M1 / (1 - p) * (R1 > 0)"),  # R1 > 0 exactly where A1 > 0 and M1 = 1
+    (COL, "DGH1 = gamma1 * DY1"),
+    (ROW, "DY1 = (D2 @ W2.T) * M1 / (1 - p) * (1 - A1**2)"),
+    (ROW, "DGH1 = DY1 * gamma1"),
+    (BCE, "DY1 = (W2.T @ D2) * M1 / (1 - p) * A1 * (1 - A1)"),
+    (DEEP, "DY2 = (D3 @ W3.T) * M2 / (1 - p2) * elu_prime(Y2)"),
+    # the mirrored 1 1ᵀ of the row layout
+    (ROW, "D1 = (1/N) * (VAR1 + eps)**(-1/2) * (N*DGH1 - ones @ ones.T @ DGH1"
+          " - GH1 * (ones @ ones.T @ (DGH1 * GH1)))"),
+    # dB_l of a batch-norm layer as zeros
+    (COL, "dB1 = np.zeros_like(B1)"),
+    (ROW, "dB1 = zeros_like(B1)"),
 ]
 
 
@@ -269,6 +283,35 @@ WRONG = [
      "a penalty on batch norm's γ or β"),
     # dB of a batch-norm layer summing δ^Y (dβ's value) where the batch mean makes it 0
     (COL, "dB1 = DY1 @ ones", "freg.slip.bias_of_bn", "B1 of a batch-norm layer has no gradient"),
+    (COL, "dB1 = 0", "diag.reshaped", "dB1 (layer 1) has the right values in another shape: () "
+                                      "instead of (4, 1)"),
+    # the slips on DY_l and DGH_l claimed on the left
+    (COL, "DY1 = (W2.T @ D2) / (1 - p) * relu_prime(Y1)", "freg.slip.no_mask",
+     "DY1: leaves out the dropout mask M1 of layer 1"),
+    (COL, "DY1 = (W2.T @ D2) * M1 * relu_prime(Y1)", "freg.slip.no_scale",
+     "DY1: masks with M1 but leaves out dropout's 1/(1 − p) = 2"),
+    (COL, "DY1 = (W2.T @ D2) * M1 / (1 - p) * relu_prime(G1)", "freg.slip.prime_at_g",
+     "DY1: computes layer 1's relu'(·) at G1"),
+    (BCE, "DY1 = (W2.T @ D2) * M1 / (1 - p)", "freg.slip.prime_missing",
+     "DY1: leaves out the activation derivative sigmoid'(Y1)"),
+    (COL, "DY1 = ((W2.T @ D2) * M1 / (1 - p) * relu_prime(Y1)).T", "diag.transposed_shape",
+     "DY1 is transposed (layer 1): shape (3, 4) where (4, 3) belongs"),
+    (COL, "DGH1 = DY1", "freg.slip.no_gamma", "DGH1: leaves γ1 out of batch norm's δ1"),
+    # f' from R_l, after dropout, where the activation's own output A_l belongs
+    (ROW, "DY1 = (D2 @ W2.T) * M1 / (1 - p) * (1 - R1**2)", "freg.slip.prime_of_r",
+     "DY1: computes layer 1's tanh'(·) from R1, the output after dropout, where the activation's "
+     "own output A1 belongs"),
+    (ROW, "dbeta1 = ones @ ((D2 @ W2.T) * M1 / (1 - p) * (1 - R1**2))", "freg.slip.prime_of_r",
+     "from R1, the output after dropout"),
+    ("3-4-2:sigmoid+dropout@0.5,identity:mse", "D1 = (W2.T @ D2) * M1 / (1 - p) * R1 * (1 - R1)",
+     "freg.slip.prime_of_r", "D1: computes layer 1's sigmoid'(·) from R1"),
+    # a common ε written where the network's is another
+    (BCE, "D1 = (1/N) * (VAR1 + 1e-5)**(-1/2) * (N*DGH1 - DGH1 @ ones @ ones.T"
+          " - GH1 * ((DGH1 * GH1) @ ones @ ones.T))", "freg.eps",
+     "D1 (layer 1) normalizes with ε = 1e-05 where the network's batch norm has ε = 0.001"),
+    (COL, "D1 = (1/N) / np.sqrt(VAR1 + 1e-8) * (N*DGH1 - DGH1" + _COL_SUM
+          + " - GH1 * (DGH1 * GH1)" + _COL_SUM + ")", "freg.eps",
+     "normalizes with ε = 1e-08 where the network's batch norm has ε = 1e-05"),
 ]
 
 
@@ -310,6 +353,9 @@ def test_cli_wrong_formula_exits_1_naming_the_slip(net, text, fragment, capsys):
      "배치의 평균과 분산을 거치는 항이 없는 배치 정규화의 δ1입니다"),
     (ROW, "dW2 = R1.T @ D2 + lam * W2", "+l2@0.05"),
     (COL, "dW2 = D2 @ R1.T + 2 * lam * W2", "2λ·W2을 더했습니다: L2 벌점"),
+    (ROW, "DY1 = (D2 @ W2.T) * M1 / (1 - p) * (1 - R1**2)", "드롭아웃 뒤의 출력 R1로 계산했습니다"),
+    (BCE, "D1 = (1/N) / sqrt(VAR1 + 1e-8) * (N*DGH1 - DGH1 @ ones @ ones.T"
+          " - GH1 * ((DGH1 * GH1) @ ones @ ones.T))", "ε = 1e-08로 정규화하지만"),
 ])
 def test_korean_names_the_slip(net, text, fragment, capsys):
     status, out, err = _run(capsys, "check", net, "--formula", text, "--lang", "ko")
@@ -348,6 +394,11 @@ BAD = [
                              "gamma<l>, beta<l>, MU<l>, VAR<l>, GH<l>, Y<l>, DY<l>, DGH<l>, eps, "
                              "M<l>, A<l>, p, lam, ones)"),
     (COL, "dW1 = D1 @ X.T * VAR1 ** 0.25", "a half (0.5, -1/2, ...) for a square root"),
+    (COL, "DY2 = D2", "left-hand side 'DY2': layer 2 has no batch norm, so no DY2 (its δ is D2)"),
+    ("3-4-2:relu+dropout@0.5,identity:mse", "DGH1 = D1",
+     "left-hand side 'DGH1': layer 1 has no batch norm"),
+    (COL, "A1 = R1", "left-hand side 'A1': must be dW<l>, dB<l> or D<l>, dgamma<l>, dbeta<l>, "
+                     "DY<l>, DGH<l>"),
 ]
 
 
