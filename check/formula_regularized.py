@@ -613,7 +613,7 @@ def other_eps(parsed, derivation: Derivation, draws: list, env_of) -> Text | Non
                 with np.errstate(all="ignore"):
                     got = [np.asarray(formula_lang.evaluate(moved, env_of(d), d.batch, net),
                                       dtype=float) for d in draws]
-            except Exception:  # noqa: BLE001  # shapes that do not conform: not this
+            except Exception:  # noqa: BLE001, S112  # shapes that do not conform: not this
                 continue
             if all(g.shape == w.shape and close(g, w) for g, w in zip(got, want)):
                 return Text("freg.eps", name=parsed.lhs, layer=parsed.layer, got=repr(value),
