@@ -602,11 +602,12 @@ def other_eps(parsed, derivation: Derivation, draws: list, env_of) -> Text | Non
     ours = sorted({layer.eps for layer in net.layers if layer.batch_norm})
     if not ours:
         return None
-    small = sorted(v for v in _literals(parsed.tree)
-                   if isinstance(v, float) and 0 < v < 0.01 and sp.Rational(repr(v)) not in ours)
+    small = sorted(v for v in _literals(parsed.tree) if isinstance(v, float) and 0 < v < 0.01)
     want = [as_numpy(derivation, parsed.lhs, d.values[parsed.lhs]) for d in draws]
     for value in small:
         for eps in ours:
+            if sp.Rational(repr(value)) == eps:
+                continue  # (another layer's ε may be written in this layer's formula)
             tree = _replaced(parsed.tree, value, sp.Rational(eps))
             moved = formula_lang.Formula(parsed.text, parsed.lhs, parsed.layer, tree)
             try:
@@ -616,8 +617,9 @@ def other_eps(parsed, derivation: Derivation, draws: list, env_of) -> Text | Non
             except Exception:  # noqa: BLE001, S112  # shapes that do not conform: not this
                 continue
             if all(g.shape == w.shape and close(g, w) for g, w in zip(got, want)):
+                sym = "eps" if len(ours) == 1 else f"eps{parsed.layer}"
                 return Text("freg.eps", name=parsed.lhs, layer=parsed.layer, got=repr(value),
-                            eps=format_number(eps))
+                            eps=format_number(eps), sym=sym)
     return None
 
 

@@ -348,7 +348,7 @@ MESSAGES = {
                              "batch-norm layer has no gradient: the batch mean takes it away "
                              "again, so dB{l} = 0"),
     "freg.eps": ("{name} (layer {layer}) normalizes with ε = {got} where the network's batch norm "
-                 "has ε = {eps}: write eps (or {eps}), or check it on the network with bn@{got}"),
+                 "has ε = {eps}: write {sym} (or {eps}), or check it on the network with bn@{got}"),
     "freg.pen.is_weight_decay": "weight decay {spelled} (L += (λ/2) Σ‖W‖², so dW gains λ W)",
     "freg.pen.is_l2": "an L2 penalty {spelled} (L += λ Σ‖W‖², so dW gains 2λ W)",
     "freg.pen.none": "the network has no penalty on the weights",

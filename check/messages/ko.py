@@ -337,7 +337,7 @@ MESSAGES = {
     "freg.slip.bias_of_bn": ("배치에 대해 합한 DY{l}(dbeta{l}의 값)이지만 배치 정규화 층의 B{l}에는 기울기가 "
                              "없습니다: 배치 평균이 그것을 다시 빼므로 dB{l} = 0입니다"),
     "freg.eps": ("{name}(층 {layer})은 ε = {got}로 정규화하지만 네트워크의 배치 정규화는 ε = {eps}입니다: "
-                 "eps(또는 {eps})를 쓰거나, bn@{got}인 네트워크에서 검사하세요"),
+                 "{sym}(또는 {eps})를 쓰거나, bn@{got}인 네트워크에서 검사하세요"),
     "freg.pen.is_weight_decay": "가중치 감쇠 {spelled}(L += (λ/2) Σ‖W‖², 그래서 dW에 λ W가 더해짐)",
     "freg.pen.is_l2": "L2 벌점 {spelled}(L += λ Σ‖W‖², 그래서 dW에 2λ W가 더해짐)",
     "freg.pen.none": "망에 가중치 벌점이 없습니다",
