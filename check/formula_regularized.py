@@ -232,6 +232,18 @@ def section7_variants(derivation: Derivation) -> list[Variant]:
                 add(f"primeR{l}", l, Text("freg.slip.prime_of_r", act=layer.act.name, l=l,
                                           p=format_number(p)),
                     {up: _output_replaced(s[f"A{l}"], s[f"R{l}"])})
+            # the layer above's dW built from A_l (before dropout), or from A_l ⊙ M_l unscaled
+            above = f"dW{l + 1}"
+            if above in {eq.name for eq in derivation.backward}:
+                A, R, M = s[f"A{l}"], s[f"R{l}"], s[f"M{l}"]
+                add(f"dwA{l}", l + 1, Text("freg.slip.dw_before_dropout", l=l, above=l + 1,
+                                           p=format_number(p)),
+                    {above: lambda rhs, A=A, R=R: _mapped(rhs, lambda e: A if e == R else None)})
+                if keep != 1:
+                    add(f"dwAM{l}", l + 1, Text("freg.slip.dw_unscaled", l=l, above=l + 1,
+                                                p=format_number(p), scale=f"{float(keep):.6g}"),
+                        {above: lambda rhs, A=A, R=R, M=M: _mapped(
+                            rhs, lambda e: HadamardProduct(A, M) if e == R else None)})
         if not net.batch_norm(l):
             continue
         act = layer.act
@@ -260,6 +272,8 @@ def section7_variants(derivation: Derivation) -> list[Variant]:
                 {f"DY{l}": at_g})
             add(f"primeY{l}", l, Text("freg.slip.prime_missing", act=act.name, l=l),
                 {f"DY{l}": no_prime})
+        # batch norm left out of the backward pass: δ_l = δ^Y_l
+        add(f"skipbn{l}", l, Text("freg.slip.skips_bn", l=l), {f"D{l}": lambda rhs, DY=DY: DY})
         # γ left out of δ^Ĝ
         add(f"nogamma{l}", l, Text("freg.slip.no_gamma", l=l), {f"DGH{l}": lambda rhs, DY=DY: DY})
         # batch norm's δ_l without the terms through μ and σ²

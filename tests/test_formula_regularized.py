@@ -162,6 +162,12 @@ RIGHT = [
     (ROW, "DGH1 = DY1 * gamma1"),
     (BCE, "DY1 = (W2.T @ D2) * M1 / (1 - p) * A1 * (1 - A1)"),
     (DEEP, "DY2 = (D3 @ W3.T) * M2 / (1 - p2) * elu_prime(Y2)"),
+    # dW of the layer above a dropout layer from the mask written out
+    (ROW, "dW2 = (A1 * M1 / (1 - p)).T @ D2 + 2 * lam * W2"),
+    # a batch-norm output layer (softmax after it): δ^Y is P - T over N
+    ("3-4-3:relu,bn+softmax:cross_entropy:row", "DY2 = (P - T) / N"),
+    ("3-4-3:relu,bn+softmax:cross_entropy:row",
+     "D2 = gamma2 / np.sqrt(VAR2 + eps) * (DY2 - DY2.mean(axis=0) - GH2 * (DY2*GH2).mean(axis=0))"),
     # the mirrored 1 1ᵀ of the row layout
     (ROW, "D1 = (1/N) * (VAR1 + eps)**(-1/2) * (N*DGH1 - ones @ ones.T @ DGH1"
           " - GH1 * (ones @ ones.T @ (DGH1 * GH1)))"),
@@ -336,6 +342,19 @@ WRONG = [
      "from R1, the output after dropout"),
     ("3-4-2:sigmoid+dropout@0.5,identity:mse", "D1 = (W2.T @ D2) * M1 / (1 - p) * R1 * (1 - R1)",
      "freg.slip.prime_of_r", "D1: computes layer 1's sigmoid'(·) from R1"),
+    # batch norm left out of δ altogether: δ_l taken as δ^Y_l (also on a batch-norm output layer)
+    (ROW, "D1 = DY1", "freg.slip.skips_bn", "D1: is DY1, the gradient at batch norm's output Y1"),
+    ("3-4-3:relu,bn+softmax:cross_entropy:row", "D2 = (P - T) / N", "freg.slip.skips_bn",
+     "D2: is DY2, the gradient at batch norm's output Y2"),
+    # the layer above's dW built from the activation before dropout, or masked but not rescaled
+    (ROW, "dW2 = A1.T @ D2 + 2 * lam * W2", "freg.slip.dw_before_dropout",
+     "dW2: uses A1, layer 1's activation before dropout, where its output R1 = A1 ⊙ M1 / (1 − p) belongs"),
+    ("3-4-2:relu+dropout@0.3,identity:mse+wd@0.1", "dW2 = D2 @ (A1 * M1).T + lam * W2",
+     "freg.slip.dw_unscaled", "dW2: uses A1 ⊙ M1 without dropout's 1/(1 − p) = 1.42857 (p = 0.3)"),
+    ("3-4-2:relu+dropout@0.3,identity:mse+wd@0.1", "D1 = (W2.T @ D2) * M1 * relu_prime(G1)",
+     "freg.slip.no_scale", "D1: masks with M1 but leaves out dropout's 1/(1 − p) = 1.42857 (p = 0.3)"),
+    (ROW, "dbeta1 = ((D2 @ W2.T) * M1 * tanh_prime(Y1)).sum(axis=0)", "freg.slip.no_scale",
+     "1/(1 − p) = 1.33333 (p = 0.25)"),
     # a common ε written where the network's is another
     (BCE, "D1 = (1/N) * (VAR1 + 1e-5)**(-1/2) * (N*DGH1 - DGH1 @ ones @ ones.T"
           " - GH1 * ((DGH1 * GH1) @ ones @ ones.T))", "freg.eps",

@@ -324,6 +324,13 @@ MESSAGES = {
     "freg.slip.prime_of_r": ("computes layer {l}'s {act}'(·) from R{l}, the output after dropout, "
                              "where the activation's own output A{l} belongs (R{l} = A{l} ⊙ M{l} / "
                              "(1 − p), p = {p})"),
+    "freg.slip.dw_before_dropout": ("uses A{l}, layer {l}'s activation before dropout, where its output "
+                                    "R{l} = A{l} ⊙ M{l} / (1 − p) belongs (p = {p}): layer {above} "
+                                    "sees the dropped, rescaled units"),
+    "freg.slip.dw_unscaled": ("uses A{l} ⊙ M{l} without dropout's 1/(1 − p) = {scale} (p = {p}) where "
+                              "layer {l}'s output R{l} = A{l} ⊙ M{l} / (1 − p) belongs"),
+    "freg.slip.skips_bn": ("is DY{l}, the gradient at batch norm's output Y{l}: δ{l} = ∂L/∂G{l} goes on "
+                           "through batch norm (γ{l} and the batch's mean and variance)"),
     "freg.slip.prime_missing": ("leaves out the activation derivative {act}'(Y{l}) of layer {l} "
                                 "(at batch norm's output Y{l})"),
     "freg.slip.no_gamma": ("leaves γ{l} out of batch norm's δ{l}: the gradient at Ĝ{l} is "

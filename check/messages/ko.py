@@ -316,6 +316,12 @@ MESSAGES = {
                              "배치 정규화 전의 G{l}에서 계산했습니다"),
     "freg.slip.prime_of_r": ("층 {l}의 {act}'(·)을 드롭아웃 뒤의 출력 R{l}로 계산했습니다: 활성화 "
                              "자신의 출력 A{l}를 써야 합니다(R{l} = A{l} ⊙ M{l} / (1 − p), p = {p})"),
+    "freg.slip.dw_before_dropout": ("층 {l}의 출력 R{l} = A{l} ⊙ M{l} / (1 − p)(p = {p}) 자리에 드롭아웃 전의 "
+                                    "활성화 A{l}를 썼습니다: 층 {above}는 버려지고 배율이 곱해진 유닛을 봅니다"),
+    "freg.slip.dw_unscaled": ("층 {l}의 출력 R{l} = A{l} ⊙ M{l} / (1 − p) 자리에 드롭아웃의 1/(1 − p) = "
+                              "{scale}(p = {p}) 없이 A{l} ⊙ M{l}를 썼습니다"),
+    "freg.slip.skips_bn": ("배치 정규화의 출력 Y{l}에서의 기울기 DY{l}입니다: δ{l} = ∂L/∂G{l}는 배치 정규화"
+                           "(γ{l}와 배치의 평균, 분산)를 거쳐 이어집니다"),
     "freg.slip.prime_missing": "층 {l}의 활성화 도함수 {act}'(Y{l})(배치 정규화의 출력 Y{l}에서)가 빠졌습니다",
     "freg.slip.no_gamma": ("배치 정규화의 δ{l}에서 γ{l}이 빠졌습니다: Ĝ{l}에서의 기울기는 DY{l}이 아니라 "
                            "DGH{l} = gamma{l} * DY{l}입니다"),
