@@ -195,8 +195,11 @@ def _output_replaced(A, R):
     return lambda rhs: _mapped(rhs, fn)
 
 
-def section7_variants(derivation: Derivation) -> list[Variant]:
-    """The wrong derivations of section 7's slips, each with its sentence."""
+def section7_variants(derivation: Derivation, formula: bool = False) -> list[Variant]:
+    """The wrong derivations of section 7's slips, each with its sentence. `formula`: also
+    the slips only a formula can make (dW_{l+1} from A_l, before dropout, given R_l; code that
+    builds dW from A_l ⊙ M_l has a forward pass without the rescaling, which `judge` names as
+    the book's dropout convention)."""
     net = derivation.network
     column = net.layout == "column"
     s = derivation.symbols
@@ -234,7 +237,7 @@ def section7_variants(derivation: Derivation) -> list[Variant]:
                     {up: _output_replaced(s[f"A{l}"], s[f"R{l}"])})
             # the layer above's dW built from A_l (before dropout), or from A_l ⊙ M_l unscaled
             above = f"dW{l + 1}"
-            if above in {eq.name for eq in derivation.backward}:
+            if formula and above in {eq.name for eq in derivation.backward}:
                 A, R, M = s[f"A{l}"], s[f"R{l}"], s[f"M{l}"]
                 add(f"dwA{l}", l + 1, Text("freg.slip.dw_before_dropout", l=l, above=l + 1,
                                            p=format_number(p)),
@@ -332,9 +335,10 @@ class RegularizedDiagnoser(Diagnoser):
     the slips of section 7 tried before a plain factor can name them wrongly (a dropout
     scale 1/(1 − p) = 2 left out is not "half the right value")."""
 
-    def __init__(self, derivation: Derivation, draws: list[Draw]):
+    def __init__(self, derivation: Derivation, draws: list[Draw], formula: bool = False):
         super().__init__(derivation, draws)
         self._section7 = None
+        self._formula = formula
 
     def zero_atol(self, name: str, d: Draw, rtol: float) -> float:
         """The absolute tolerance of gradient `name` at draw `d`: 1e-12, and for the
@@ -353,7 +357,7 @@ class RegularizedDiagnoser(Diagnoser):
 
     def _section7_variants(self):
         if self._section7 is None:
-            self._section7 = section7_variants(self.derivation)
+            self._section7 = section7_variants(self.derivation, self._formula)
         return self._section7
 
     def _all_variants(self):
@@ -640,4 +644,4 @@ def other_eps(parsed, derivation: Derivation, draws: list, env_of) -> Text | Non
 def prepared(derivation: Derivation, batches: tuple, rng) -> tuple:
     """(derivation, draws, diagnoser) for formulas on a network with section 7's features."""
     draws = [draw(derivation, b, rng) for b in batches]
-    return derivation, draws, RegularizedDiagnoser(derivation, draws)
+    return derivation, draws, RegularizedDiagnoser(derivation, draws, formula=True)
