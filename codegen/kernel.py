@@ -31,6 +31,7 @@ from ..derive import activations, losses
 from ..derive.chain import Derivation, derive
 from ..derive.spec import Network, format_number
 from .buffers import TempPool
+from .fusion import fast_equations
 from .numpy_printer import KernelPrinter, kernel_printer
 from .render import render
 from .stamp import stamp
@@ -138,6 +139,8 @@ def kernel_view(derivation: Derivation) -> KernelView:
     depth = derivation.depth
     temps = TempPool()
     printer = kernel_printer("fast", temps)
+    # batch norm's equations regrouped into fewer passes (exact algebra, see fusion.py)
+    fast_forward, fast_backward = fast_equations(derivation)
 
     def call_lines(equations) -> tuple[list[Line], list[str], set[str]]:
         """Each equation as one call into its array (an alias where it is one): the lines,
@@ -146,26 +149,28 @@ def kernel_view(derivation: Derivation) -> KernelView:
         for eq in equations:
             *pending, code = printer.statement(eq.rhs, eq.name, derivation.shape_text(eq.name))
             out += [Line("", p) for p in pending]
+            note = getattr(eq, "note", "")
             if code.isidentifier():
-                out.append(Line(eq.name, code, eq.label))
+                out.append(Line(eq.name, code, eq.label, note))
             else:
-                out.append(Line("", code, eq.label))
-                written.append(eq.name)
+                out.append(Line("", code, eq.label, note))
+                if eq.name not in written:
+                    written.append(eq.name)
             used |= temps.busy
             temps.release()
         return out, written, used
 
     printer.used = set()
     per_equation = []
-    for eq in derivation.forward:
+    for eq in fast_forward:
         per_equation.append((eq, call_lines([eq])))
     forward = [line for _, (lines, _, _) in per_equation for line in lines]
-    forward_written = [name for _, (_, written, _) in per_equation for name in written]
+    forward_written = list(dict.fromkeys(name for _, (_, written, _) in per_equation for name in written))
     forward_temps = set().union(*(used for _, (_, _, used) in per_equation))
     forward_train, forward_eval = _modes(net, per_equation)
     forward_ones, printer.ones = printer.ones, {}
     printer.used = set()
-    backward, backward_written, backward_temps = call_lines(derivation.backward)
+    backward, backward_written, backward_temps = call_lines(fast_backward)
     backward_used = set(printer.used)
     over_units = printer.lse
 
@@ -206,7 +211,7 @@ def kernel_view(derivation: Derivation) -> KernelView:
                               "the penalty on the weights"))
     step_temps = set(temps.busy)
     temps.pin()
-    step_backward, _, fused_temps = call_lines(derivation.backward)
+    step_backward, _, fused_temps = call_lines(fast_backward)
     temps.unpin()
     printer.known = None
 
