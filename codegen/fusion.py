@@ -108,7 +108,7 @@ def fast_equations(derivation: Derivation) -> tuple[list, list]:
         if any(by_name[f"{stems[key]}{l}"].rhs != rhs.xreplace(fix) for key, rhs in written):
             continue
         forward = _fused_forward(forward, s, l, eps, column)
-        backward = _fused_backward(backward, s, l, eps, column)
+        backward = _fused_backward(backward, s, l, eps, column, _unscaled(by_name[f"DY{l}"].rhs, l))
     return forward, backward
 
 
@@ -130,15 +130,31 @@ def _fused_forward(steps: list, s: dict, l: int, eps, column: bool) -> list:
     return out
 
 
-def _fused_backward(steps: list, s: dict, l: int, eps, column: bool) -> list:
-    # c = gamma * (var + eps)^(-1/2), a per-unit vector; the batch's sums come in as dgamma, dbeta
+def _unscaled(rhs, l: int):
+    """(k, rhs without k) where rhs is dropout's k (M_l ⊙ up) times f' or not, else (1, rhs)."""
+    prime = None
+    if isinstance(rhs, HadamardProduct) and len(rhs.args) == 2:
+        rhs, prime = rhs.args
+    if not (isinstance(rhs, MatMul) and len(rhs.args) == 2 and rhs.args[0].is_number
+            and isinstance(rhs.args[1], HadamardProduct)
+            and any(getattr(a, "name", None) == f"M{l}" for a in rhs.args[1].args)):
+        return None
+    k, inner = rhs.args
+    return k, (inner if prime is None else HadamardProduct(inner, prime))
+
+
+def _fused_backward(steps: list, s: dict, l: int, eps, column: bool, unscaled) -> list:
+    # dropout's k = 1/(1 - p) goes into the rows too: DY_l's array holds dout / k
+    k, dout_rhs = (1, None) if unscaled is None else unscaled
     c = HadamardProduct(s["gamma"], InverseSqrt(s["var"], eps))
+    if k != 1:
+        c = MatMul(k, c)
     rhs = HadamardProduct(
         MatAdd(
             s["dout"],
             MatMul(sp.S.NegativeOne, HadamardProduct(
-                s["xhat"], _spread(MatMul(1 / N, s["dgamma"]), column))),
-            MatMul(sp.S.NegativeOne, _spread(MatMul(1 / N, s["dbeta"]), column)),
+                s["xhat"], _spread(MatMul(1 / (k * N), s["dgamma"]), column))),
+            MatMul(sp.S.NegativeOne, _spread(MatMul(1 / (k * N), s["dbeta"]), column)),
             evaluate=False,
         ),
         _spread(c, column),
@@ -149,6 +165,11 @@ def _fused_backward(steps: list, s: dict, l: int, eps, column: bool) -> list:
             continue
         if step.name == f"D{l}":
             out.append(_step(step, rhs, f"with eq:DGH{l}, eq:dgamma{l}, eq:dbeta{l} in its rows"))
+        elif k != 1 and step.name == f"DY{l}":
+            out.append(_step(step, dout_rhs, f"but for dropout's 1/(1 - p) = {k}, which eq:dgamma{l}, "
+                                             f"eq:dbeta{l} and eq:D{l} apply to their rows"))
+        elif k != 1 and step.name in (f"dgamma{l}", f"dbeta{l}"):
+            out.append(_step(step, MatMul(k, step.rhs)))
         else:
             out.append(step)
     return out
