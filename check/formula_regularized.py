@@ -428,12 +428,7 @@ class RegularizedDiagnoser(Diagnoser):
         if same:
             if transposed:
                 return Text("diag.transposed", name=name, layer=layer), {}
-            factor = self._factor(got, want)
-            if factor is not None:
-                text, c, ratios = factor
-                return (Text("diag.factor", name=name, layer=layer, text=text),
-                        {"factor": c, "ratios": ratios, "text": text})
-            return None, {}
+            return self._named_factor(name, layer, got, want)
         if transposed:
             return (Text("diag.transposed_shape", name=name, layer=layer,
                          got=shape_text(g_shape), want=shape_text(w_shape)), {})
@@ -545,12 +540,17 @@ class RegularizedDiagnoser(Diagnoser):
         if reduced is not None:
             return reduced, {}
         if same:
-            factor = self._factor(got, want)
-            if factor is not None:
-                text, c, ratios = factor
-                return (Text("diag.factor", name=name, layer=layer, text=text),
-                        {"factor": c, "ratios": ratios, "text": text})
+            return self._named_factor(name, layer, got, want)
         return None, {}
+
+    def _named_factor(self, name, layer, got, want):
+        """(the sentence, facts) for a gradient off by one factor at every draw, or (None, {})."""
+        factor = self._factor(got, want)
+        if factor is None:
+            return None, {}
+        text, c, ratios = factor
+        return (Text("diag.factor", name=name, layer=layer, text=text),
+                {"factor": c, "ratios": ratios, "text": text})
 
     def _vector_reduction(self, name, layer, got):
         """dγ_l / dβ_l as its summand (δ^Y ⊙ Ĝ, δ^Y) reduced over the units, everything,
