@@ -23,6 +23,7 @@ from sympy import HadamardProduct, MatAdd, MatMul, OneMatrix
 from ..derive.chain import VECTOR_STEMS, Derivation, Equation, N
 from ..derive.evaluate import NumpyBackend, run
 from ..derive.nodes import Activated, ActivationPrime, InverseSqrt
+from ..derive.normalization import batch_sum, spread
 from ..derive.spec import PENALTIES, Network, check_batch, format_number, load
 from .diagnose import RTOL, Diagnoser, Draw, Variant, close, shape_text
 from .messages import Text
@@ -135,18 +136,6 @@ def _ones_like(symbol):
     return OneMatrix(*symbol.shape)
 
 
-def _spread(v, column: bool):
-    from ..derive.normalization import _spread as spread
-
-    return spread(v, column)
-
-
-def _batch_sum(a, column: bool):
-    from ..derive.normalization import _batch_sum as batch_sum
-
-    return batch_sum(a, column)
-
-
 def _dropout_changes(derivation: Derivation, l: int, mask: bool, scale):
     """A change of layer l's upstream equation (δ^Y_l, or δ_l), whose masked term is
     (1/(1 - p)) (back ⊙ M_l): the mask kept or left out, the scale 1/(1 - p) kept (None) or
@@ -250,11 +239,11 @@ def section7_variants(derivation: Derivation, formula: bool = False) -> list[Var
         if not net.batch_norm(l):
             continue
         act = layer.act
-        G, Y, DY = s[f"G{l}"], s[f"Y{l}"], s[f"DY{l}"]
-        GH, DGH, gamma = s[f"GH{l}"], s[f"DGH{l}"], s[f"gamma{l}"]
+        G, DY = s[f"G{l}"], s[f"DY{l}"]
+        GH, DGH = s[f"GH{l}"], s[f"DGH{l}"]
         VAR = s[f"VAR{l}"]
         eps = layer.eps
-        inv = _spread(InverseSqrt(VAR, eps), column)
+        inv = spread(InverseSqrt(VAR, eps), column)
         # f' at G_l (before batch norm) where Y_l belongs, or left out
         if act.elementwise and act.derivative != 1:
             alpha = net.alpha_of(l)
@@ -284,23 +273,23 @@ def section7_variants(derivation: Derivation, formula: bool = False) -> list[Var
         add(f"naive{l}", l, Text("freg.slip.naive", l=l), {f"D{l}": lambda rhs, e=naive: e})
         add(f"naivegamma{l}", l, Text("freg.slip.naive_no_gamma", l=l),
             {f"D{l}": lambda rhs, e=HadamardProduct(DY, inv): e})
-        mean_term = MatMul(sp.S.NegativeOne, _spread(_batch_sum(DGH, column), column))
+        mean_term = MatMul(sp.S.NegativeOne, spread(batch_sum(DGH, column), column))
         var_term = MatMul(sp.S.NegativeOne, HadamardProduct(
-            GH, _spread(_batch_sum(HadamardProduct(DGH, GH), column), column)))
+            GH, spread(batch_sum(HadamardProduct(DGH, GH), column), column)))
         for key, kept in (("nomean", var_term), ("novar", mean_term)):
             partial = MatMul(1 / N, HadamardProduct(inv, MatAdd(MatMul(N, DGH), kept,
                                                                  evaluate=False)))
             add(f"{key}{l}", l, Text(f"freg.slip.{key}", l=l), {f"D{l}": lambda rhs, e=partial: e})
         # dγ and dβ swapped, dγ summing δ^Y ⊙ G_l where Ĝ_l belongs
         add(f"dgammabeta{l}", l, Text("freg.slip.dgamma_is_dbeta", l=l),
-            {f"dgamma{l}": lambda rhs, e=_batch_sum(DY, column): e})
+            {f"dgamma{l}": lambda rhs, e=batch_sum(DY, column): e})
         add(f"dbetagamma{l}", l, Text("freg.slip.dbeta_is_dgamma", l=l),
-            {f"dbeta{l}": lambda rhs, e=_batch_sum(HadamardProduct(DY, GH), column): e})
+            {f"dbeta{l}": lambda rhs, e=batch_sum(HadamardProduct(DY, GH), column): e})
         add(f"dgammaG{l}", l, Text("freg.slip.dgamma_on_g", l=l),
-            {f"dgamma{l}": lambda rhs, e=_batch_sum(HadamardProduct(DY, G), column): e})
+            {f"dgamma{l}": lambda rhs, e=batch_sum(HadamardProduct(DY, G), column): e})
         if net.has_bias(l):
             add(f"dbias{l}", l, Text("freg.slip.bias_of_bn", l=l),
-                {f"dB{l}": lambda rhs, e=_batch_sum(DY, column): e})
+                {f"dB{l}": lambda rhs, e=batch_sum(DY, column): e})
     return _in_every_layer(derivation, made) + out
 
 

@@ -485,7 +485,7 @@ def _check_function(net, func, batch, seed, targets) -> CheckReport:
                 report.error = Text("error.masks_hidden", name=name, masks=", ".join(missing),
                                     layer=missing[0][1:], command=_dropout_layer_check(net, missing[0]))
                 return report
-            draws[i] = d = _with_masks(derivation, d, kept)
+            draws[i] = d = _redrawn(derivation, d, kept)
             read = Text("note.masks_read", name=name, masks=", ".join(drops))
             if read not in report.notes:
                 report.notes.append(read)
@@ -565,11 +565,11 @@ def _check_function(net, func, batch, seed, targets) -> CheckReport:
     return report
 
 
-def _with_masks(derivation: Derivation, d: Draw, masks: dict) -> Draw:
-    """The draw `d` with the dropout masks the code used (0/1 arrays) and everything derived
-    from them."""
+def _redrawn(derivation: Derivation, d: Draw, changes: dict) -> Draw:
+    """The draw `d` with the inputs in `changes` (the dropout masks the code used, ...) and
+    everything `derivation` derives from them."""
     env = dict(d.env)
-    env.update((k, np.asarray(v, dtype=float)) for k, v in masks.items() if k in env)
+    env.update((k, np.asarray(v, dtype=float)) for k, v in changes.items() if k in env)
     with np.errstate(all="ignore"):
         values = run(derivation, env, d.batch, NumpyBackend())
     return Draw(d.batch, env, values, labels=d.labels)
@@ -607,18 +607,13 @@ def _dropout_scaled_at_test(report: CheckReport, name: str, derivation: Derivati
 def _test_scaled(derivation: Derivation, draws: list) -> list:
     """The draws with every mask M_l times 1 - p (dropout scaled at test time) and what
     follows from them."""
-    net = derivation.network
-    scaled = []
-    for d in draws:
-        env = dict(d.env)
-        for l in range(1, net.depth + 1):
-            p = net.dropout(l)
-            if p is not None:
-                env[f"M{l}"] = d.env[f"M{l}"] * float(1 - p)
-        with np.errstate(all="ignore"):
-            scaled.append(Draw(d.batch, env, run(derivation, env, d.batch, NumpyBackend()),
-                               labels=d.labels))
-    return scaled
+    return [_redrawn(derivation, d, _scaled_masks(derivation.network, d)) for d in draws]
+
+
+def _scaled_masks(net: Network, d: Draw) -> dict:
+    """`d`'s masks M_l times 1 - p_l."""
+    return {f"M{l}": d.env[f"M{l}"] * float(1 - net.dropout(l))
+            for l in range(1, net.depth + 1) if net.dropout(l) is not None}
 
 
 def _test_scaled_note(net: Network, name: str):
@@ -651,13 +646,8 @@ def _epsilon(report: CheckReport, name: str, derivation: Derivation, draws: list
             for layer in net.layers))
         again = derive(other)
         for test_scaled in (False, True) if scaled_too else (False,):
-            moved = []
-            for d in draws:
-                with np.errstate(all="ignore"):
-                    moved.append(Draw(d.batch, d.env, run(again, d.env, d.batch, NumpyBackend()),
-                                      labels=d.labels))
-            if test_scaled:
-                moved = _test_scaled(again, moved)
+            moved = [_redrawn(again, d, _scaled_masks(net, d) if test_scaled else {})
+                     for d in draws]
             diagnoser = formula_regularized.RegularizedDiagnoser(again, moved)
             judged = {key: _judge(diagnoser, "d" + key, key, got, modified.get(key), eps_)
                       for key, (got, eps_) in raw.items()}

@@ -21,11 +21,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sympy as sp
-from sympy import HadamardProduct, MatAdd, MatMul, MatrixSymbol, OneMatrix, Transpose
+from sympy import HadamardProduct, MatAdd, MatMul, MatrixSymbol
 
 from ..derive import normalization
 from ..derive.chain import Derivation, N
 from ..derive.nodes import InverseSqrt
+from ..derive.normalization import batch_sum, spread
 
 
 @dataclass(frozen=True)
@@ -48,24 +49,16 @@ def _step(eq, rhs=None, note: str = "") -> Step:
     return Step(eq.lhs, eq.rhs if rhs is None else rhs, eq.label, eq.layer, eq.role, note)
 
 
-def _spread(v, column: bool):
-    ones = OneMatrix(N, 1)
-    return MatMul(v, Transpose(ones)) if column else MatMul(ones, v)
+#: `normalization`'s names for batch norm's matrices -> the derivation's stems (G1, MU1, ...)
+STEMS = {"x": "G", "mu": "MU", "var": "VAR", "xhat": "GH", "out": "Y", "dout": "DY",
+         "dxhat": "DGH", "dx": "D", "dgamma": "dgamma", "dbeta": "dbeta"}
 
 
-def _batch_sum(a, column: bool):
-    ones = OneMatrix(N, 1)
-    return MatMul(a, ones) if column else MatMul(Transpose(ones), a)
-
-
-def _layer_symbols(derivation: Derivation, l: int) -> dict | None:
+def _layer_symbols(equations: dict, l: int) -> dict | None:
     """Layer l's batch-norm matrices by the names `normalization` uses, or None."""
-    equations = {eq.name: eq for eq in derivation.forward + derivation.backward}
-    stems = {"x": "G", "mu": "MU", "var": "VAR", "xhat": "GH", "out": "Y", "dout": "DY",
-             "dxhat": "DGH", "dx": "D", "dgamma": "dgamma", "dbeta": "dbeta"}
-    if any(f"{stem}{l}" not in equations for stem in stems.values()):
+    if any(f"{stem}{l}" not in equations for stem in STEMS.values()):
         return None
-    found = {key: equations[f"{stem}{l}"].lhs for key, stem in stems.items()}
+    found = {key: equations[f"{stem}{l}"].lhs for key, stem in STEMS.items()}
     for key in ("gamma", "beta"):
         found[key] = _symbol_in(equations[f"Y{l}"].rhs, f"{key}{l}")
         if found[key] is None:
@@ -93,19 +86,17 @@ def fast_equations(derivation: Derivation) -> tuple[list, list]:
     column = derivation.layout == "column"
     forward = [_step(eq) for eq in derivation.forward]
     backward = [_step(eq) for eq in derivation.backward]
+    by_name = {eq.name: eq for eq in derivation.forward + derivation.backward}
     for l in range(1, derivation.depth + 1):
-        s = _layer_symbols(derivation, l)
+        s = _layer_symbols(by_name, l)
         if s is None:
             continue
-        by_name = {eq.name: eq for eq in derivation.forward + derivation.backward}
         eps = _epsilon(by_name[f"GH{l}"].rhs)
         if eps is None:
             continue
         fix = {normalization.EPSILON: eps}
-        stems = {"mu": "MU", "var": "VAR", "xhat": "GH", "out": "Y", "dxhat": "DGH", "dx": "D",
-                 "dgamma": "dgamma", "dbeta": "dbeta"}
         written = normalization.forward(s, column) + normalization.vjp(s, column)
-        if any(by_name[f"{stems[key]}{l}"].rhs != rhs.xreplace(fix) for key, rhs in written):
+        if any(by_name[f"{STEMS[key]}{l}"].rhs != rhs.xreplace(fix) for key, rhs in written):
             continue
         forward = _fused_forward(forward, s, l, eps, column)
         backward = _fused_backward(backward, s, l, eps, column, _unscaled(by_name[f"DY{l}"].rhs, l))
@@ -117,13 +108,13 @@ def _fused_forward(steps: list, s: dict, l: int, eps, column: bool) -> list:
     out = []
     for step in steps:
         if step.name == f"VAR{l}":
-            centred = MatAdd(s["x"], MatMul(sp.S.NegativeOne, _spread(s["mu"], column)),
+            centred = MatAdd(s["x"], MatMul(sp.S.NegativeOne, spread(s["mu"], column)),
                              evaluate=False)
             out.append(Step(xhat, centred, f"eq:GH{l}", l, "normalized",
                             f"x - mu, once; eq:VAR{l} and eq:GH{l} read it"))
-            out.append(_step(step, MatMul(1 / N, _batch_sum(HadamardProduct(xhat, xhat), column))))
+            out.append(_step(step, MatMul(1 / N, batch_sum(HadamardProduct(xhat, xhat), column))))
         elif step.name == f"GH{l}":
-            out.append(_step(step, HadamardProduct(xhat, _spread(InverseSqrt(s["var"], eps), column)),
+            out.append(_step(step, HadamardProduct(xhat, spread(InverseSqrt(s["var"], eps), column)),
                              "(x - mu) scaled in place"))
         else:
             out.append(step)
@@ -153,11 +144,11 @@ def _fused_backward(steps: list, s: dict, l: int, eps, column: bool, unscaled) -
         MatAdd(
             s["dout"],
             MatMul(sp.S.NegativeOne, HadamardProduct(
-                s["xhat"], _spread(MatMul(1 / (k * N), s["dgamma"]), column))),
-            MatMul(sp.S.NegativeOne, _spread(MatMul(1 / (k * N), s["dbeta"]), column)),
+                s["xhat"], spread(MatMul(1 / (k * N), s["dgamma"]), column))),
+            MatMul(sp.S.NegativeOne, spread(MatMul(1 / (k * N), s["dbeta"]), column)),
             evaluate=False,
         ),
-        _spread(c, column),
+        spread(c, column),
     )
     out = []
     for step in steps:

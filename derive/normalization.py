@@ -34,13 +34,13 @@ def symbols(mat, width: int) -> dict[str, MatrixSymbol]:
     }
 
 
-def _spread(v, column: bool):
+def spread(v, column: bool):
     """A per-unit vector spread over the batch: 1 v (row layout), v 1ᵀ (column layout)."""
     ones = OneMatrix(N, 1)
     return MatMul(v, Transpose(ones)) if column else MatMul(ones, v)
 
 
-def _batch_sum(a, column: bool):
+def batch_sum(a, column: bool):
     """The sum over the batch: 1ᵀ a (row layout), a 1 (column layout)."""
     ones = OneMatrix(N, 1)
     return MatMul(a, ones) if column else MatMul(Transpose(ones), a)
@@ -49,13 +49,13 @@ def _batch_sum(a, column: bool):
 def forward(s: dict, column: bool) -> list[tuple[str, sp.Basic]]:
     """(name, rhs) for μ, σ², x̂ and out, over the symbols `s` (x, gamma, beta, mu, var, xhat)."""
     x = s["x"]
-    centred = MatAdd(x, MatMul(sp.S.NegativeOne, _spread(s["mu"], column)), evaluate=False)
+    centred = MatAdd(x, MatMul(sp.S.NegativeOne, spread(s["mu"], column)), evaluate=False)
     return [
-        ("mu", MatMul(1 / N, _batch_sum(x, column))),
-        ("var", MatMul(1 / N, _batch_sum(HadamardProduct(centred, centred), column))),
-        ("xhat", HadamardProduct(centred, _spread(InverseSqrt(s["var"], EPSILON), column))),
-        ("out", MatAdd(HadamardProduct(s["xhat"], _spread(s["gamma"], column)),
-                       _spread(s["beta"], column), evaluate=False)),
+        ("mu", MatMul(1 / N, batch_sum(x, column))),
+        ("var", MatMul(1 / N, batch_sum(HadamardProduct(centred, centred), column))),
+        ("xhat", HadamardProduct(centred, spread(InverseSqrt(s["var"], EPSILON), column))),
+        ("out", MatAdd(HadamardProduct(s["xhat"], spread(s["gamma"], column)),
+                       spread(s["beta"], column), evaluate=False)),
     ]
 
 
@@ -64,16 +64,16 @@ def vjp(s: dict, column: bool) -> list[tuple[str, sp.Basic]]:
     dxhat, xhat = s["dxhat"], s["xhat"]
     terms = MatAdd(
         MatMul(N, dxhat),
-        MatMul(sp.S.NegativeOne, _spread(_batch_sum(dxhat, column), column)),
+        MatMul(sp.S.NegativeOne, spread(batch_sum(dxhat, column), column)),
         MatMul(sp.S.NegativeOne,
-               HadamardProduct(xhat, _spread(_batch_sum(HadamardProduct(dxhat, xhat), column),
+               HadamardProduct(xhat, spread(batch_sum(HadamardProduct(dxhat, xhat), column),
                                               column))),
         evaluate=False,
     )
-    dx = MatMul(1 / N, HadamardProduct(_spread(InverseSqrt(s["var"], EPSILON), column), terms))
+    dx = MatMul(1 / N, HadamardProduct(spread(InverseSqrt(s["var"], EPSILON), column), terms))
     return [
-        ("dxhat", HadamardProduct(s["dout"], _spread(s["gamma"], column))),
+        ("dxhat", HadamardProduct(s["dout"], spread(s["gamma"], column))),
         ("dx", dx),
-        ("dgamma", _batch_sum(HadamardProduct(s["dout"], xhat), column)),
-        ("dbeta", _batch_sum(s["dout"], column)),
+        ("dgamma", batch_sum(HadamardProduct(s["dout"], xhat), column)),
+        ("dbeta", batch_sum(s["dout"], column)),
     ]
